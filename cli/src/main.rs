@@ -1,0 +1,2 @@
+//! airlockctl binary
+fn main() {}

@@ -1,0 +1,1 @@
+//! airlock-proxy: the privileged credential proxy.

@@ -1,0 +1,1 @@
+//! airlock-e2e: shared test harness
