@@ -32,8 +32,12 @@ fn main() -> io::Result<()> {
         println!("cargo:rerun-if-changed={file}");
     }
     let fds = protox::compile(files, ["."]).map_err(|e| io::Error::other(e.to_string()))?;
-    let out_dir = PathBuf::from(env::var_os("OUT_DIR").ok_or_else(|| io::Error::other("OUT_DIR unset"))?);
-    fs::write(out_dir.join("airlock_v1_descriptor.bin"), fds.encode_to_vec())?;
+    let out_dir =
+        PathBuf::from(env::var_os("OUT_DIR").ok_or_else(|| io::Error::other("OUT_DIR unset"))?);
+    fs::write(
+        out_dir.join("airlock_v1_descriptor.bin"),
+        fds.encode_to_vec(),
+    )?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)

@@ -4,8 +4,8 @@
 use std::fmt;
 
 use crate::v1::{
-    AcquireTokenRequest, AcquireTokenResponse, AuditHashRequest, CertificateCredential,
-    Credential, MintSessionResponse, RunJobRequest, credential,
+    AcquireTokenRequest, AcquireTokenResponse, AuditHashRequest, CertificateCredential, Credential,
+    MintSessionResponse, RunJobRequest, credential,
 };
 
 /// Formats a secret as its length only.
@@ -19,14 +19,19 @@ impl fmt::Debug for Redacted {
 
 impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credential").field("kind", &self.kind).finish()
+        f.debug_struct("Credential")
+            .field("kind", &self.kind)
+            .finish()
     }
 }
 
 impl fmt::Debug for credential::Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::ClientSecret(s) => f.debug_tuple("ClientSecret").field(&Redacted(s.len())).finish(),
+            Self::ClientSecret(s) => f
+                .debug_tuple("ClientSecret")
+                .field(&Redacted(s.len()))
+                .finish(),
             Self::Certificate(c) => f.debug_tuple("Certificate").field(c).finish(),
         }
     }
@@ -102,12 +107,17 @@ mod tests {
 
     fn assert_redacted(debug: String) {
         assert!(!debug.contains(SECRET), "Debug output contains the secret");
-        assert!(debug.contains("redacted"), "Debug output lacks the redaction marker: {debug}");
+        assert!(
+            debug.contains("redacted"),
+            "Debug output lacks the redaction marker: {debug}"
+        );
     }
 
     #[test]
     fn credential_debug_hides_secret_and_pem() {
-        let secret = Credential { kind: Some(credential::Kind::ClientSecret(SECRET.into())) };
+        let secret = Credential {
+            kind: Some(credential::Kind::ClientSecret(SECRET.into())),
+        };
         assert_redacted(format!("{secret:?}"));
         let cert = Credential {
             kind: Some(credential::Kind::Certificate(CertificateCredential {
@@ -116,21 +126,37 @@ mod tests {
             })),
         };
         assert_redacted(format!("{cert:?}"));
-        let create = crate::CreateConnectionRequest { credential: Some(cert), ..Default::default() };
+        let create = crate::CreateConnectionRequest {
+            credential: Some(cert),
+            ..Default::default()
+        };
         assert_redacted(format!("{create:#?}"));
     }
 
     #[test]
     fn handle_and_token_messages_hide_values() {
-        let mint = MintSessionResponse { handle: SECRET.into(), ..Default::default() };
+        let mint = MintSessionResponse {
+            handle: SECRET.into(),
+            ..Default::default()
+        };
         assert_redacted(format!("{mint:?}"));
-        let req = AcquireTokenRequest { handle: SECRET.into() };
+        let req = AcquireTokenRequest {
+            handle: SECRET.into(),
+        };
         assert_redacted(format!("{req:?}"));
-        let resp = AcquireTokenResponse { access_token: SECRET.into(), ..Default::default() };
+        let resp = AcquireTokenResponse {
+            access_token: SECRET.into(),
+            ..Default::default()
+        };
         assert_redacted(format!("{resp:?}"));
-        let job = RunJobRequest { handle: SECRET.into(), ..Default::default() };
+        let job = RunJobRequest {
+            handle: SECRET.into(),
+            ..Default::default()
+        };
         assert_redacted(format!("{job:?}"));
-        let hash = AuditHashRequest { value: SECRET.into() };
+        let hash = AuditHashRequest {
+            value: SECRET.into(),
+        };
         assert_redacted(format!("{hash:?}"));
     }
 
@@ -141,6 +167,9 @@ mod tests {
             assert!(!code.reason().starts_with("ERROR_CODE_"));
             assert_eq!(crate::ErrorCode::from_reason(code.reason()), Some(code));
         }
-        assert_eq!(crate::ErrorCode::CredentialInvalid.reason(), "CREDENTIAL_INVALID");
+        assert_eq!(
+            crate::ErrorCode::CredentialInvalid.reason(),
+            "CREDENTIAL_INVALID"
+        );
     }
 }
