@@ -407,7 +407,7 @@ impl AirlockError {
             message: self.detail.to_string(),
             remediation: self.remediation().to_owned(),
             retryable: self.retryable(),
-            retry_delay: self.retry_delay().and_then(|d| prost_types_duration(d)),
+            retry_delay: self.retry_delay().and_then(prost_types_duration),
             metadata: self
                 .metadata
                 .iter()
