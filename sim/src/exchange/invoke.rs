@@ -1,0 +1,346 @@
+//! The InvokeCommand handler: faults, auth, RBAC, throttling, execution, paging, `$select`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::auth;
+use super::cmdlets::{self, Call, CmdletDef};
+use super::envelope::{self, CmdletError};
+use super::params::Params;
+use crate::counters::OK;
+use crate::faults::Injected;
+use crate::state::{AppState, SimState, TenantState};
+
+/// What one request carried.
+struct Request {
+    segment: String,
+    query: HashMap<String, String>,
+    base: String,
+    headers: HeaderMap,
+    body: Bytes,
+    request_id: String,
+}
+
+/// Axum handler.
+pub(crate) async fn invoke(
+    State(st): State<Arc<SimState>>,
+    Path(segment): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let latency = st.faults.get().latency_ms;
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    let base = crate::entra::request_base(&st, &uri, &headers);
+    let req = Request {
+        segment,
+        query,
+        base,
+        headers,
+        body,
+        request_id: Uuid::new_v4().to_string(),
+    };
+    let parsed: Option<Value> = serde_json::from_slice(&req.body).ok();
+    let name = parsed
+        .as_ref()
+        .and_then(|v| v.pointer("/CmdletInput/CmdletName"))
+        .and_then(Value::as_str)
+        .map(|n| {
+            cmdlets::lookup(n)
+                .map(|d| d.name.to_owned())
+                .unwrap_or_else(|| n.to_owned())
+        })
+        .unwrap_or_default();
+    let (resp, outcome) = handle(&st, &req, parsed);
+    st.counters.invoke(&name, &outcome);
+    resp
+}
+
+fn handle(st: &SimState, req: &Request, parsed: Option<Value>) -> (Response, String) {
+    if let Injected::Status(status, retry) = st.faults.exchange() {
+        return (
+            fault(status, retry, &req.request_id),
+            format!("fault_{status}"),
+        );
+    }
+    let (claims, tenant) = match auth::bearer(st, &req.segment, &req.headers, &req.request_id) {
+        Ok(x) => x,
+        Err(b) => return (b.0, b.1.to_owned()),
+    };
+    let app = match auth::app(st, tenant, &claims, &req.request_id) {
+        Ok(a) => a,
+        Err(b) => return (b.0, b.1.to_owned()),
+    };
+    let Some(input) = parsed.as_ref().and_then(|v| v.get("CmdletInput")) else {
+        let e = CmdletError::invalid_value(
+            "CmdletInput",
+            "The request body must be {\"CmdletInput\":{\"CmdletName\":...,\"Parameters\":{...}}}.",
+        );
+        return (
+            envelope::cmdlet_error(&e, &[], &req.request_id),
+            e.short_type().to_owned(),
+        );
+    };
+    let name = input
+        .get("CmdletName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let Some(def) = cmdlets::lookup(name) else {
+        return (
+            envelope::unknown_cmdlet(&req.request_id),
+            "unknown_cmdlet".to_owned(),
+        );
+    };
+    if let Err(b) = auth::allowed(tenant, app, def.name, &req.request_id) {
+        return (b.0, b.1.to_owned());
+    }
+    if let Some(r) = throttle(st, tenant, app, &req.request_id) {
+        return (r, "throttled".to_owned());
+    }
+    execute(st, tenant, app, def, input.get("Parameters"), req)
+}
+
+fn retry_after(resp: &mut Response, secs: u64) {
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+}
+
+fn fault(status: u16, retry: u64, request_id: &str) -> Response {
+    match status {
+        429 => throttled(retry, request_id),
+        500 => {
+            let e = CmdletError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "InternalServerError",
+                error_id: "Ex0A1B2C",
+                exception: "Microsoft.Exchange.Data.Storage.StoragePermanentException",
+                text: "A server side error has occurred because of which the operation could not be completed. Please try again after some time. If the problem still persists, please reach out to MS support.".to_owned(),
+            };
+            envelope::cmdlet_error(&e, &[], request_id)
+        }
+        other => {
+            let status = StatusCode::from_u16(other).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let code = if other == 504 {
+                "GatewayTimeout"
+            } else {
+                "ServiceUnavailable"
+            };
+            let mut r = envelope::gateway_error(
+                status,
+                code,
+                "The service is temporarily unavailable. Please try again later.",
+                request_id,
+            );
+            if other == 503 {
+                retry_after(&mut r, retry);
+            }
+            r
+        }
+    }
+}
+
+fn throttled(retry: u64, request_id: &str) -> Response {
+    let mut r = envelope::gateway_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "TooManyRequests",
+        "You have reached the maximum number of concurrent requests per tenant. Please wait and try again",
+        request_id,
+    );
+    retry_after(&mut r, retry);
+    r
+}
+
+/// The per-app budget: `budget` calls per window, then 429 until the window ends.
+fn throttle(
+    st: &SimState,
+    tenant: &TenantState,
+    app: &AppState,
+    request_id: &str,
+) -> Option<Response> {
+    if tenant.throttle.budget == 0 {
+        return None;
+    }
+    let now = st.clock.unix_ms();
+    let window = i64::try_from(tenant.throttle.window_secs.max(1)).unwrap_or(60) * 1000;
+    let mut budgets = tenant.budgets.lock();
+    let b = budgets.entry(app.spec.app_id).or_default();
+    if now - b.window_start_ms >= window {
+        b.window_start_ms = now;
+        b.used = 0;
+    }
+    if b.used >= tenant.throttle.budget {
+        let left_ms = (b.window_start_ms + window - now).max(1);
+        let secs = u64::try_from((left_ms + 999) / 1000).unwrap_or(1);
+        return Some(throttled(secs, request_id));
+    }
+    b.used += 1;
+    None
+}
+
+/// Warnings and an optional confirmation message: the call is answered without running.
+type ShortCircuit = (Vec<String>, Option<Value>);
+
+fn confirm_or_whatif(
+    def: &CmdletDef,
+    params: &Params,
+) -> Result<Option<ShortCircuit>, CmdletError> {
+    let target = params
+        .string("Identity")?
+        .or(params.string("Name")?)
+        .unwrap_or_default();
+    if def.prompts && params.boolean("Confirm")? == Some(true) {
+        let msg = format!(
+            "Are you sure you want to perform this action?\r\nPerforming the operation \"{}\" on target \"{target}\".",
+            def.name
+        );
+        return Ok(Some((Vec::new(), Some(json!(msg)))));
+    }
+    if def.writes && params.boolean("WhatIf")? == Some(true) {
+        let msg = format!(
+            "What if: Performing the operation \"{}\" on target \"{target}\".",
+            def.name
+        );
+        return Ok(Some((vec![msg], None)));
+    }
+    Ok(None)
+}
+
+fn execute(
+    st: &SimState,
+    tenant: &TenantState,
+    _app: &AppState,
+    def: &CmdletDef,
+    raw: Option<&Value>,
+    req: &Request,
+) -> (Response, String) {
+    let context = format!(
+        "{}/adminapi/beta/{}/$metadata#Collection(Exchange.GenericHashTable)",
+        req.base, req.segment
+    );
+    let fail = |e: CmdletError, w: &[String]| {
+        let label = e.short_type().to_owned();
+        (envelope::cmdlet_error(&e, w, &req.request_id), label)
+    };
+    let params =
+        match Params::new(raw).and_then(|p| p.check_names(def.params, def.mandatory).map(|()| p)) {
+            Ok(p) => p,
+            Err(e) => return fail(e, &[]),
+        };
+    match confirm_or_whatif(def, &params) {
+        Err(e) => return fail(e, &[]),
+        Ok(Some((warnings, confirm))) => {
+            let extra = confirm.map(|c| ("@adminapi.confirmationmessage", c));
+            return (
+                envelope::success(context, Vec::new(), &warnings, None, extra, &req.request_id),
+                OK.to_owned(),
+            );
+        }
+        Ok(None) => {}
+    }
+    let mut call = Call {
+        params,
+        now_ms: st.clock.unix_ms(),
+        lag_ms: i64::try_from(st.faults.get().read_after_write_lag_ms).unwrap_or(0),
+        created: st
+            .clock
+            .now()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        warnings: Vec::new(),
+        tenant_id: tenant.id,
+        tenant_name: tenant.display_name.clone(),
+    };
+    let result = {
+        let mut dir = tenant.directory.write();
+        (def.run)(&mut dir, &mut call)
+    };
+    match result {
+        Err(e) => fail(e, &call.warnings),
+        Ok(items) => {
+            let (page, next) = paginate(def, items, req);
+            let page = select(page, req.query.get("$select"));
+            (
+                envelope::success(context, page, &call.warnings, next, None, &req.request_id),
+                OK.to_owned(),
+            )
+        }
+    }
+}
+
+/// `Prefer: odata.maxpagesize=N` (1–1000, default 1000).
+fn page_size(headers: &HeaderMap) -> usize {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|p| p.trim().strip_prefix("odata.maxpagesize="))
+        .filter_map(|n| n.trim().parse::<usize>().ok())
+        .next()
+        .unwrap_or(1000)
+        .clamp(1, 1000)
+}
+
+fn paginate(def: &CmdletDef, items: Vec<Value>, req: &Request) -> (Vec<Value>, Option<String>) {
+    if !def.pageable {
+        return (items, None);
+    }
+    let size = page_size(&req.headers);
+    let skip = req
+        .query
+        .get("$skiptoken")
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(0);
+    let total = items.len();
+    let page: Vec<Value> = items.into_iter().skip(skip).take(size).collect();
+    let next = (skip + size < total).then(|| {
+        let mut link = format!(
+            "{}/adminapi/beta/{}/InvokeCommand?$skiptoken={}",
+            req.base,
+            req.segment,
+            skip + size
+        );
+        if let Some(sel) = req.query.get("$select") {
+            link.push_str("&$select=");
+            link.push_str(&form_urlencoded::byte_serialize(sel.as_bytes()).collect::<String>());
+        }
+        link
+    });
+    (page, next)
+}
+
+/// Apply `$select=A,B` (case-insensitive; annotations of selected properties are kept).
+fn select(items: Vec<Value>, sel: Option<&String>) -> Vec<Value> {
+    let Some(sel) = sel else { return items };
+    let wanted: Vec<String> = sel
+        .split(',')
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect();
+    items
+        .into_iter()
+        .map(|v| match v {
+            Value::Object(o) => Value::Object(
+                o.into_iter()
+                    .filter(|(k, _)| {
+                        let base = k.split('@').next().unwrap_or(k).to_ascii_lowercase();
+                        wanted.contains(&base)
+                    })
+                    .collect(),
+            ),
+            other => other,
+        })
+        .collect()
+}

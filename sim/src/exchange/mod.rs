@@ -1,0 +1,32 @@
+//! Exchange Online: `POST /adminapi/beta/{tenant}/InvokeCommand` against the in-memory directory.
+//!
+//! - `auth`: bearer token, service principal and RBAC checks
+//! - `params`: §1.3 parameter decoding
+//! - `cmdlets/`: the cmdlet table and implementations
+//! - `render`: output objects; `filter`: `-Filter` OPATH subset
+//! - `envelope`: success and error envelopes; `throttle`, `paging`: budget and nextLink
+
+mod auth;
+mod cmdlets;
+pub mod envelope;
+mod filter;
+mod invoke;
+mod params;
+mod render;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::post;
+
+pub use cmdlets::names as cmdlet_names;
+
+use crate::state::SimState;
+
+/// Routes of the Exchange side.
+pub(crate) fn routes() -> Router<Arc<SimState>> {
+    Router::new().route(
+        "/adminapi/beta/{tenant}/InvokeCommand",
+        post(invoke::invoke),
+    )
+}
