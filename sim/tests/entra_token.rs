@@ -1,0 +1,349 @@
+//! Token endpoint: both credential kinds, both assertion pairs, every AADSTS error of the
+//! reference checklist §7, form encoding, tampering, faults and discovery.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+fn form<'a>(app: &'a str, secret: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![("grant_type", "client_credentials"), ("client_id", app), ("client_secret", secret), ("scope", SCOPE)]
+}
+
+#[tokio::test]
+async fn secret_in_body_issues_a_v1_exchange_token() {
+    let sim = sim().await;
+    let (status, headers, v) = sim
+        .post_raw(TENANT, form_urlencoded::Serializer::new(String::new()).extend_pairs(form(SECRET_APP, SECRET)).finish())
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["token_type"], "Bearer");
+    let exp_in = v["expires_in"].as_i64().unwrap();
+    assert!((3600..=5399).contains(&exp_in), "{exp_in}");
+    assert_eq!(v["ext_expires_in"], v["expires_in"]);
+    assert!(v.get("refresh_in").is_none());
+    assert_eq!(headers["cache-control"], "no-store, no-cache");
+    assert_eq!(headers["pragma"], "no-cache");
+    let c = sim.server.control().verify_token(v["access_token"].as_str().unwrap()).unwrap();
+    assert_eq!(c.aud, "https://outlook.office365.com");
+    assert_eq!(c.iss, format!("https://sts.windows.net/{TENANT}/"));
+    assert_eq!(c.tid, TENANT);
+    assert_eq!(c.appid, SECRET_APP);
+    assert_eq!(c.appidacr, "1");
+    assert_eq!(c.oid, "aaaaaaaa-bbbb-4ccc-8ddd-000000000001");
+    assert_eq!(c.roles, vec!["Exchange.ManageAsApp".to_owned()]);
+    assert_eq!(c.idtyp, "app");
+    assert_eq!(c.ver, "1.0");
+    assert_eq!(c.exp - c.iat, exp_in);
+    assert_eq!(sim.server.control().counters().tokens(SECRET_APP, "ok"), 1);
+}
+
+#[tokio::test]
+async fn token_json_claims_are_integers_and_roles_omitted_without_consent() {
+    let sim = sim().await;
+    let t = sim.secret_token(NOCONSENT_APP, NOCONSENT_SECRET).await;
+    let payload = t.split('.').nth(1).unwrap();
+    use base64::Engine;
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    assert!(claims["exp"].is_i64() && claims["iat"].is_i64() && claims["nbf"].is_i64());
+    assert!(claims.get("roles").is_none(), "{claims}");
+}
+
+#[tokio::test]
+async fn secret_via_basic_auth_and_domain_tenant() {
+    let sim = sim().await;
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(SECRET_APP), enc(SECRET)));
+    let r = sim
+        .client
+        .post(sim.token_url(DOMAIN))
+        .header("authorization", format!("Basic {basic}"))
+        .form(&[("grant_type", "client_credentials"), ("scope", SCOPE)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert!(v["access_token"].is_string());
+}
+
+#[tokio::test]
+async fn unencoded_plus_in_secret_is_a_space_and_fails() {
+    let sim = sim().await;
+    let body = format!("grant_type=client_credentials&client_id={SECRET_APP}&client_secret={SECRET}&scope={SCOPE}");
+    let (s, _, v) = sim.post_raw(TENANT, body).await;
+    assert_aad_error(s, &v, 401, "invalid_client", 7000215);
+    // properly encoded, the same secret works
+    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form(SECRET_APP, SECRET)).finish();
+    assert!(body.contains("%2B"));
+    assert_eq!(sim.post_raw(TENANT, body).await.0, 200);
+}
+
+#[tokio::test]
+async fn secret_errors() {
+    let sim = sim().await;
+    let (s, v) = sim.post_form(TENANT, &form(SECRET_APP, "wrong")).await;
+    assert_aad_error(s, &v, 401, "invalid_client", 7000215);
+    assert!(v["error_description"].as_str().unwrap().contains("not the client secret ID"));
+    let (s, v) = sim.post_form(TENANT, &form(SECRET_APP, SECRET_ID)).await;
+    assert_aad_error(s, &v, 401, "invalid_client", 7000215);
+    let (s, v) = sim.post_form(TENANT, &form(SECRET_APP, EXPIRED_SECRET)).await;
+    assert_aad_error(s, &v, 401, "invalid_client", 7000222);
+    sim.server.control().expire_secret(uuid(SECRET_APP)).unwrap();
+    let (s, v) = sim.post_form(TENANT, &form(SECRET_APP, SECRET)).await;
+    assert_aad_error(s, &v, 401, "invalid_client", 7000222);
+    let c = sim.server.control().counters();
+    assert_eq!(c.tokens(SECRET_APP, "AADSTS7000215"), 2);
+    assert_eq!(c.tokens(SECRET_APP, "AADSTS7000222"), 2);
+}
+
+#[tokio::test]
+async fn request_and_tenant_errors() {
+    let sim = sim().await;
+    let (s, v) = sim.post_form(TENANT, &form("99999999-2222-4333-8444-000000000001", SECRET)).await;
+    assert_aad_error(s, &v, 400, "unauthorized_client", 700016);
+    let (s, v) = sim.post_form(TENANT, &[("grant_type", "client_credentials"), ("client_id", SECRET_APP), ("scope", SCOPE)]).await;
+    assert_aad_error(s, &v, 400, "invalid_request", 7000218);
+    let (s, v) = sim.post_form(TENANT, &[("client_id", SECRET_APP), ("client_secret", SECRET), ("scope", SCOPE)]).await;
+    assert_aad_error(s, &v, 400, "invalid_request", 900144);
+    let (s, v) = sim.post_form(TENANT, &[("grant_type", "client_credentials"), ("client_id", SECRET_APP), ("client_secret", SECRET)]).await;
+    assert_aad_error(s, &v, 400, "invalid_request", 900144);
+    assert!(v["error_description"].as_str().unwrap().contains("'scope'"));
+    let (s, v) = sim.post_form(TENANT, &[("grant_type", "password"), ("client_id", SECRET_APP), ("client_secret", SECRET), ("scope", SCOPE)]).await;
+    assert_eq!((s, v["error"].as_str().unwrap()), (400, "unsupported_grant_type"));
+    let mut f = form(SECRET_APP, SECRET);
+    f.push(("resource", "https://outlook.office365.com"));
+    let (s, v) = sim.post_form(TENANT, &f).await;
+    assert_aad_error(s, &v, 400, "invalid_request", 901002);
+    let (s, v) = sim.post_form("not_a_tenant!", &form(SECRET_APP, SECRET)).await;
+    assert_aad_error(s, &v, 400, "invalid_request", 900023);
+    let (s, v) = sim.post_form("fabrikam.onmicrosoft.com", &form(SECRET_APP, SECRET)).await;
+    assert_aad_error(s, &v, 400, "invalid_request", 90002);
+    let (s, v) = sim.post_form("common", &form(SECRET_APP, SECRET)).await;
+    assert_aad_error(s, &v, 400, "invalid_request", 9001023);
+    let r = sim.client.get(sim.token_url(TENANT)).send().await.unwrap();
+    let s = r.status().as_u16();
+    let v: Value = r.json().await.unwrap();
+    assert_aad_error(s, &v, 400, "invalid_request", 900561);
+    let (s, v) = sim.post_form(TENANT, &form(DISABLED_APP, DISABLED_SECRET)).await;
+    assert_aad_error(s, &v, 400, "unauthorized_client", 7000112);
+}
+
+#[tokio::test]
+async fn scope_rules() {
+    let sim = sim().await;
+    let with_scope = |scope: &'static str| {
+        vec![("grant_type", "client_credentials"), ("client_id", SECRET_APP), ("client_secret", SECRET), ("scope", scope)]
+    };
+    let (s, v) = sim.post_form(TENANT, &with_scope("https://outlook.office365.com/Exchange.ManageAsApp")).await;
+    assert_aad_error(s, &v, 400, "invalid_scope", 1002012);
+    let (s, v) = sim.post_form(TENANT, &with_scope("https://outlook.office365.com/.default https://graph.microsoft.com/.default")).await;
+    assert_aad_error(s, &v, 400, "invalid_scope", 700022);
+    let (s, v) = sim.post_form(TENANT, &with_scope("https://nothing.example.com/.default")).await;
+    assert_aad_error(s, &v, 400, "invalid_resource", 500011);
+    let (s, v) = sim.post_form(TENANT, &with_scope("https://outlook.office.com/.default")).await;
+    assert_eq!(s, 200, "{v}");
+}
+
+#[tokio::test]
+async fn assertion_ps256_x5t_s256_and_rs256_x5t() {
+    let sim = sim().await;
+    let url = sim.token_url(TENANT);
+    for a in [Assertion::new(&url), Assertion::new(&url).rs256()] {
+        let jwt = a.sign();
+        let (s, v) = sim.post_form(TENANT, &assertion_form(CERT_APP, &jwt)).await;
+        assert_eq!(s, 200, "{v}");
+        let c = sim.server.control().verify_token(v["access_token"].as_str().unwrap()).unwrap();
+        assert_eq!((c.appid.as_str(), c.appidacr.as_str()), (CERT_APP, "2"));
+    }
+    assert_eq!(sim.server.control().counters().tokens(CERT_APP, "ok"), 2);
+}
+
+#[tokio::test]
+async fn assertion_claim_variants_accepted() {
+    let sim = sim().await;
+    let url = sim.token_url(TENANT);
+    let n = now();
+    // MSAL.NET: nbf/exp as numeric strings, no iat
+    let mut a = Assertion::new(&url);
+    a.claims["nbf"] = json!(n.to_string());
+    a.claims["exp"] = json!((n + 600).to_string());
+    // MSAL Python: no nbf, iat present; extra claims and x5c ignored
+    let mut b = Assertion::new(&url).rs256();
+    b.claims.as_object_mut().unwrap().remove("nbf");
+    b.claims["iat"] = json!(n);
+    b.claims["client_ip"] = json!("10.0.0.1");
+    b.header["x5c"] = json!(["ignored"]);
+    // Azure Rust SDK: standard base64 thumbprint; single-element aud array; domain-form aud
+    let mut c = Assertion::new(&url);
+    c.header["x5t#S256"] = json!(x5t_s256_standard());
+    c.claims["aud"] = json!([format!("{}/{DOMAIN}/oauth2/v2.0/token", sim.server.authority())]);
+    for a in [a, b, c] {
+        let (s, v) = sim.post_form(TENANT, &assertion_form(CERT_APP, &a.sign())).await;
+        assert_eq!(s, 200, "{v}");
+    }
+}
+
+#[tokio::test]
+async fn assertion_failures() {
+    let sim = sim().await;
+    let url = sim.token_url(TENANT);
+    let post = |jwt: String| {
+        let sim = &sim;
+        async move { sim.post_form(TENANT, &assertion_form(CERT_APP, &jwt)).await }
+    };
+    // tampered signature
+    let mut jwt = Assertion::new(&url).sign();
+    let last = jwt.pop().unwrap();
+    jwt.push(if last == 'A' { 'B' } else { 'A' });
+    let (s, v) = post(jwt).await;
+    assert_aad_error(s, &v, 401, "invalid_client", 700027);
+    // tampered payload, original signature
+    let good = Assertion::new(&url).sign();
+    let mut other = Assertion::new(&url);
+    other.claims["jti"] = json!("changed");
+    let forged = other.sign();
+    let parts: Vec<&str> = good.split('.').collect();
+    let fparts: Vec<&str> = forged.split('.').collect();
+    let (s, v) = post(format!("{}.{}.{}", parts[0], fparts[1], parts[2])).await;
+    assert_aad_error(s, &v, 401, "invalid_client", 700027);
+    // SHA-256 thumbprint in x5t (wrong kind): key not found, hex echoed
+    let mut a = Assertion::new(&url).rs256();
+    a.header["x5t"] = json!(x5t_s256());
+    let (s, v) = post(a.sign()).await;
+    assert_aad_error(s, &v, 401, "invalid_client", 700027);
+    assert!(v["error_description"].as_str().unwrap().contains("Thumbprint of key used by client: 'B2C1FB98"));
+    // expired and not-yet-valid
+    let mut a = Assertion::new(&url);
+    a.claims["nbf"] = json!(now() - 7200);
+    a.claims["exp"] = json!(now() - 3600);
+    let (s, v) = post(a.sign()).await;
+    assert_aad_error(s, &v, 401, "invalid_client", 700024);
+    let mut a = Assertion::new(&url);
+    a.claims["nbf"] = json!(now() + 3600);
+    a.claims["exp"] = json!(now() + 4200);
+    let (s, v) = post(a.sign()).await;
+    assert_aad_error(s, &v, 401, "invalid_client", 700024);
+    // two audiences, wrong audience
+    let mut a = Assertion::new(&url);
+    a.claims["aud"] = json!([url.clone(), "https://login.microsoftonline.com/x/oauth2/v2.0/token"]);
+    let (s, v) = post(a.sign()).await;
+    assert_aad_error(s, &v, 401, "invalid_client", 5002741);
+    let mut a = Assertion::new(&url);
+    a.claims["aud"] = json!("https://login.microsoftonline.com/common/oauth2/v2.0/token");
+    let (s, v) = post(a.sign()).await;
+    assert_aad_error(s, &v, 401, "invalid_client", 50012);
+    // sub != iss; iss != client_id
+    let mut a = Assertion::new(&url);
+    a.claims["sub"] = json!(SECRET_APP);
+    let (s, v) = post(a.sign()).await;
+    assert_aad_error(s, &v, 401, "invalid_client", 50048);
+    let mut a = Assertion::new(&url);
+    a.claims["iss"] = json!(SECRET_APP);
+    a.claims["sub"] = json!(SECRET_APP);
+    let (s, v) = post(a.sign()).await;
+    assert_aad_error(s, &v, 401, "invalid_client", 700021);
+    // unsupported alg; garbage
+    let mut a = Assertion::new(&url);
+    a.header["alg"] = json!("ES256");
+    let (s, v) = post(a.sign()).await;
+    assert_aad_error(s, &v, 401, "invalid_client", 5002738);
+    let (s, v) = post("not.a.jwt".to_owned()).await;
+    assert_aad_error(s, &v, 400, "invalid_request", 50027);
+    // a certificate-less app cannot use an assertion
+    let jwt = Assertion::new(&url).sign();
+    let (s, v) = sim.post_form(TENANT, &assertion_form(SECRET_APP, &jwt)).await;
+    assert_eq!(s, 401, "{v}");
+}
+
+#[tokio::test]
+async fn entra_outage_and_throttling_faults() {
+    let sim = sim().await;
+    let control = sim.server.control();
+    control.set_faults(airlock_sim::Faults { entra_outage: true, retry_after_secs: 7, ..Default::default() });
+    let (s, h, v) = sim
+        .post_raw(TENANT, form_urlencoded::Serializer::new(String::new()).extend_pairs(form(SECRET_APP, SECRET)).finish())
+        .await;
+    assert_eq!(s, 503);
+    assert_eq!(h["retry-after"], "7");
+    assert_eq!(v["error"], "temporarily_unavailable");
+    control.set_faults(airlock_sim::Faults { entra_fail_next: vec![429, 500], ..Default::default() });
+    assert_eq!(sim.post_form(TENANT, &form(SECRET_APP, SECRET)).await.0, 429);
+    assert_eq!(sim.post_form(TENANT, &form(SECRET_APP, SECRET)).await.0, 500);
+    assert_eq!(sim.post_form(TENANT, &form(SECRET_APP, SECRET)).await.0, 200);
+    let c = control.counters();
+    assert_eq!(c.tokens(SECRET_APP, "fault_503"), 1);
+    assert_eq!(c.tokens(SECRET_APP, "fault_429"), 1);
+    assert_eq!(c.tokens_total(SECRET_APP), 4);
+    control.reset_counters();
+    assert_eq!(control.counters().tokens_total(SECRET_APP), 0);
+}
+
+#[tokio::test]
+async fn fixed_lifetime_and_long_lived_mode() {
+    let mut f = airlock_sim::Fixture::contoso();
+    f.settings.token_lifetime_secs = Some(3599);
+    f.settings.long_lived_tokens = true;
+    let sim = sim_with(f).await;
+    let (s, v) = sim.post_form(TENANT, &form(SECRET_APP, SECRET)).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["expires_in"], 3599);
+    assert_eq!(v["refresh_in"], 1799);
+}
+
+/// A client built the way Microsoft's libraries build requests: instance discovery, OpenID
+/// metadata, then a PS256 assertion whose `aud` is the discovered token endpoint, with MSAL.NET's
+/// string-typed `nbf`/`exp`.
+#[tokio::test]
+async fn msal_style_client_discovers_and_gets_a_token() {
+    let sim = sim().await;
+    let authority = sim.server.authority();
+    let inst: Value = sim
+        .client
+        .get(format!(
+            "{authority}/common/discovery/instance?api-version=1.1&authorization_endpoint={}",
+            form_urlencoded::byte_serialize(format!("{authority}/{TENANT}/oauth2/v2.0/authorize").as_bytes()).collect::<String>()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let oidc_url = inst["tenant_discovery_endpoint"].as_str().unwrap();
+    let oidc: Value = sim.client.get(oidc_url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(oidc["issuer"], format!("{authority}/{TENANT}/v2.0"));
+    let token_endpoint = oidc["token_endpoint"].as_str().unwrap();
+    let jwks: Value = sim.client.get(oidc["jwks_uri"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
+    assert_eq!(jwks["keys"][0]["kty"], "EC");
+    let n = now();
+    let mut a = Assertion::new(token_endpoint);
+    a.claims = json!({"aud": token_endpoint, "iss": CERT_APP, "sub": CERT_APP, "nbf": n.to_string(), "exp": (n + 600).to_string(), "jti": uuid::Uuid::new_v4().to_string()});
+    let r = sim
+        .client
+        .post(token_endpoint)
+        .header("x-client-SKU", "MSAL.NetCore")
+        .form(&assertion_form(CERT_APP, &a.sign()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // unknown tenant on discovery: invalid_tenant
+    let r = sim.client.get(format!("{authority}/fabrikam.onmicrosoft.com/v2.0/.well-known/openid-configuration")).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "invalid_tenant");
+    assert_eq!(v["error_codes"], json!([90002]));
+}
+
+#[tokio::test]
+async fn http2_via_alpn() {
+    let sim = sim().await;
+    let client = client_for(sim.server.ca_cert_pem(), true);
+    let r = client.post(sim.token_url(TENANT)).form(&form(SECRET_APP, SECRET)).send().await.unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.status(), 200);
+}
