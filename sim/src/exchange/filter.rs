@@ -48,12 +48,24 @@ fn split_ci<'a>(s: &'a str, sep: &str) -> Vec<&'a str> {
     out
 }
 
+/// Strip one pair of parentheses enclosing the whole text (not `(a) -and (b)`).
 fn strip_parens(s: &str) -> &str {
     let t = s.trim();
-    t.strip_prefix('(')
-        .and_then(|x| x.strip_suffix(')'))
-        .map(str::trim)
-        .unwrap_or(t)
+    if !t.starts_with('(') || !t.ends_with(')') {
+        return t;
+    }
+    let mut depth = 0i32;
+    for (i, c) in t.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ => {}
+        }
+        if depth == 0 && i + 1 < t.len() {
+            return t;
+        }
+    }
+    t[1..t.len() - 1].trim()
 }
 
 fn parse_clause(text: &str, whole: &str) -> Result<Clause, CmdletError> {
