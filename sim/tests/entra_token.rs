@@ -8,14 +8,24 @@ use common::*;
 use serde_json::{Value, json};
 
 fn form<'a>(app: &'a str, secret: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![("grant_type", "client_credentials"), ("client_id", app), ("client_secret", secret), ("scope", SCOPE)]
+    vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", app),
+        ("client_secret", secret),
+        ("scope", SCOPE),
+    ]
 }
 
 #[tokio::test]
 async fn secret_in_body_issues_a_v1_exchange_token() {
     let sim = sim().await;
     let (status, headers, v) = sim
-        .post_raw(TENANT, form_urlencoded::Serializer::new(String::new()).extend_pairs(form(SECRET_APP, SECRET)).finish())
+        .post_raw(
+            TENANT,
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form(SECRET_APP, SECRET))
+                .finish(),
+        )
         .await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["token_type"], "Bearer");
@@ -25,7 +35,11 @@ async fn secret_in_body_issues_a_v1_exchange_token() {
     assert!(v.get("refresh_in").is_none());
     assert_eq!(headers["cache-control"], "no-store, no-cache");
     assert_eq!(headers["pragma"], "no-cache");
-    let c = sim.server.control().verify_token(v["access_token"].as_str().unwrap()).unwrap();
+    let c = sim
+        .server
+        .control()
+        .verify_token(v["access_token"].as_str().unwrap())
+        .unwrap();
     assert_eq!(c.aud, "https://outlook.office365.com");
     assert_eq!(c.iss, format!("https://sts.windows.net/{TENANT}/"));
     assert_eq!(c.tid, TENANT);
@@ -45,8 +59,12 @@ async fn token_json_claims_are_integers_and_roles_omitted_without_consent() {
     let t = sim.secret_token(NOCONSENT_APP, NOCONSENT_SECRET).await;
     let payload = t.split('.').nth(1).unwrap();
     use base64::Engine;
-    let claims: Value =
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
     assert!(claims["exp"].is_i64() && claims["iat"].is_i64() && claims["nbf"].is_i64());
     assert!(claims.get("roles").is_none(), "{claims}");
 }
@@ -56,7 +74,11 @@ async fn secret_via_basic_auth_and_domain_tenant() {
     let sim = sim().await;
     let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     use base64::Engine;
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(SECRET_APP), enc(SECRET)));
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        enc(SECRET_APP),
+        enc(SECRET)
+    ));
     let r = sim
         .client
         .post(sim.token_url(DOMAIN))
@@ -73,11 +95,15 @@ async fn secret_via_basic_auth_and_domain_tenant() {
 #[tokio::test]
 async fn unencoded_plus_in_secret_is_a_space_and_fails() {
     let sim = sim().await;
-    let body = format!("grant_type=client_credentials&client_id={SECRET_APP}&client_secret={SECRET}&scope={SCOPE}");
+    let body = format!(
+        "grant_type=client_credentials&client_id={SECRET_APP}&client_secret={SECRET}&scope={SCOPE}"
+    );
     let (s, _, v) = sim.post_raw(TENANT, body).await;
     assert_aad_error(s, &v, 401, "invalid_client", 7000215);
     // properly encoded, the same secret works
-    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form(SECRET_APP, SECRET)).finish();
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form(SECRET_APP, SECRET))
+        .finish();
     assert!(body.contains("%2B"));
     assert_eq!(sim.post_raw(TENANT, body).await.0, 200);
 }
@@ -87,12 +113,22 @@ async fn secret_errors() {
     let sim = sim().await;
     let (s, v) = sim.post_form(TENANT, &form(SECRET_APP, "wrong")).await;
     assert_aad_error(s, &v, 401, "invalid_client", 7000215);
-    assert!(v["error_description"].as_str().unwrap().contains("not the client secret ID"));
+    assert!(
+        v["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("not the client secret ID")
+    );
     let (s, v) = sim.post_form(TENANT, &form(SECRET_APP, SECRET_ID)).await;
     assert_aad_error(s, &v, 401, "invalid_client", 7000215);
-    let (s, v) = sim.post_form(TENANT, &form(SECRET_APP, EXPIRED_SECRET)).await;
+    let (s, v) = sim
+        .post_form(TENANT, &form(SECRET_APP, EXPIRED_SECRET))
+        .await;
     assert_aad_error(s, &v, 401, "invalid_client", 7000222);
-    sim.server.control().expire_secret(uuid(SECRET_APP)).unwrap();
+    sim.server
+        .control()
+        .expire_secret(uuid(SECRET_APP))
+        .unwrap();
     let (s, v) = sim.post_form(TENANT, &form(SECRET_APP, SECRET)).await;
     assert_aad_error(s, &v, 401, "invalid_client", 7000222);
     let c = sim.server.control().counters();
@@ -103,24 +139,73 @@ async fn secret_errors() {
 #[tokio::test]
 async fn request_and_tenant_errors() {
     let sim = sim().await;
-    let (s, v) = sim.post_form(TENANT, &form("99999999-2222-4333-8444-000000000001", SECRET)).await;
+    let (s, v) = sim
+        .post_form(
+            TENANT,
+            &form("99999999-2222-4333-8444-000000000001", SECRET),
+        )
+        .await;
     assert_aad_error(s, &v, 400, "unauthorized_client", 700016);
-    let (s, v) = sim.post_form(TENANT, &[("grant_type", "client_credentials"), ("client_id", SECRET_APP), ("scope", SCOPE)]).await;
+    let (s, v) = sim
+        .post_form(
+            TENANT,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", SECRET_APP),
+                ("scope", SCOPE),
+            ],
+        )
+        .await;
     assert_aad_error(s, &v, 400, "invalid_request", 7000218);
-    let (s, v) = sim.post_form(TENANT, &[("client_id", SECRET_APP), ("client_secret", SECRET), ("scope", SCOPE)]).await;
+    let (s, v) = sim
+        .post_form(
+            TENANT,
+            &[
+                ("client_id", SECRET_APP),
+                ("client_secret", SECRET),
+                ("scope", SCOPE),
+            ],
+        )
+        .await;
     assert_aad_error(s, &v, 400, "invalid_request", 900144);
-    let (s, v) = sim.post_form(TENANT, &[("grant_type", "client_credentials"), ("client_id", SECRET_APP), ("client_secret", SECRET)]).await;
+    let (s, v) = sim
+        .post_form(
+            TENANT,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", SECRET_APP),
+                ("client_secret", SECRET),
+            ],
+        )
+        .await;
     assert_aad_error(s, &v, 400, "invalid_request", 900144);
     assert!(v["error_description"].as_str().unwrap().contains("'scope'"));
-    let (s, v) = sim.post_form(TENANT, &[("grant_type", "password"), ("client_id", SECRET_APP), ("client_secret", SECRET), ("scope", SCOPE)]).await;
-    assert_eq!((s, v["error"].as_str().unwrap()), (400, "unsupported_grant_type"));
+    let (s, v) = sim
+        .post_form(
+            TENANT,
+            &[
+                ("grant_type", "password"),
+                ("client_id", SECRET_APP),
+                ("client_secret", SECRET),
+                ("scope", SCOPE),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"].as_str().unwrap()),
+        (400, "unsupported_grant_type")
+    );
     let mut f = form(SECRET_APP, SECRET);
     f.push(("resource", "https://outlook.office365.com"));
     let (s, v) = sim.post_form(TENANT, &f).await;
     assert_aad_error(s, &v, 400, "invalid_request", 901002);
-    let (s, v) = sim.post_form("not_a_tenant!", &form(SECRET_APP, SECRET)).await;
+    let (s, v) = sim
+        .post_form("not_a_tenant!", &form(SECRET_APP, SECRET))
+        .await;
     assert_aad_error(s, &v, 400, "invalid_request", 900023);
-    let (s, v) = sim.post_form("fabrikam.onmicrosoft.com", &form(SECRET_APP, SECRET)).await;
+    let (s, v) = sim
+        .post_form("fabrikam.onmicrosoft.com", &form(SECRET_APP, SECRET))
+        .await;
     assert_aad_error(s, &v, 400, "invalid_request", 90002);
     let (s, v) = sim.post_form("common", &form(SECRET_APP, SECRET)).await;
     assert_aad_error(s, &v, 400, "invalid_request", 9001023);
@@ -128,7 +213,9 @@ async fn request_and_tenant_errors() {
     let s = r.status().as_u16();
     let v: Value = r.json().await.unwrap();
     assert_aad_error(s, &v, 400, "invalid_request", 900561);
-    let (s, v) = sim.post_form(TENANT, &form(DISABLED_APP, DISABLED_SECRET)).await;
+    let (s, v) = sim
+        .post_form(TENANT, &form(DISABLED_APP, DISABLED_SECRET))
+        .await;
     assert_aad_error(s, &v, 400, "unauthorized_client", 7000112);
 }
 
@@ -136,15 +223,36 @@ async fn request_and_tenant_errors() {
 async fn scope_rules() {
     let sim = sim().await;
     let with_scope = |scope: &'static str| {
-        vec![("grant_type", "client_credentials"), ("client_id", SECRET_APP), ("client_secret", SECRET), ("scope", scope)]
+        vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", SECRET_APP),
+            ("client_secret", SECRET),
+            ("scope", scope),
+        ]
     };
-    let (s, v) = sim.post_form(TENANT, &with_scope("https://outlook.office365.com/Exchange.ManageAsApp")).await;
+    let (s, v) = sim
+        .post_form(
+            TENANT,
+            &with_scope("https://outlook.office365.com/Exchange.ManageAsApp"),
+        )
+        .await;
     assert_aad_error(s, &v, 400, "invalid_scope", 1002012);
-    let (s, v) = sim.post_form(TENANT, &with_scope("https://outlook.office365.com/.default https://graph.microsoft.com/.default")).await;
+    let (s, v) = sim
+        .post_form(
+            TENANT,
+            &with_scope(
+                "https://outlook.office365.com/.default https://graph.microsoft.com/.default",
+            ),
+        )
+        .await;
     assert_aad_error(s, &v, 400, "invalid_scope", 700022);
-    let (s, v) = sim.post_form(TENANT, &with_scope("https://nothing.example.com/.default")).await;
+    let (s, v) = sim
+        .post_form(TENANT, &with_scope("https://nothing.example.com/.default"))
+        .await;
     assert_aad_error(s, &v, 400, "invalid_resource", 500011);
-    let (s, v) = sim.post_form(TENANT, &with_scope("https://outlook.office.com/.default")).await;
+    let (s, v) = sim
+        .post_form(TENANT, &with_scope("https://outlook.office.com/.default"))
+        .await;
     assert_eq!(s, 200, "{v}");
 }
 
@@ -156,7 +264,11 @@ async fn assertion_ps256_x5t_s256_and_rs256_x5t() {
         let jwt = a.sign();
         let (s, v) = sim.post_form(TENANT, &assertion_form(CERT_APP, &jwt)).await;
         assert_eq!(s, 200, "{v}");
-        let c = sim.server.control().verify_token(v["access_token"].as_str().unwrap()).unwrap();
+        let c = sim
+            .server
+            .control()
+            .verify_token(v["access_token"].as_str().unwrap())
+            .unwrap();
         assert_eq!((c.appid.as_str(), c.appidacr.as_str()), (CERT_APP, "2"));
     }
     assert_eq!(sim.server.control().counters().tokens(CERT_APP, "ok"), 2);
@@ -180,9 +292,14 @@ async fn assertion_claim_variants_accepted() {
     // Azure Rust SDK: standard base64 thumbprint; single-element aud array; domain-form aud
     let mut c = Assertion::new(&url);
     c.header["x5t#S256"] = json!(x5t_s256_standard());
-    c.claims["aud"] = json!([format!("{}/{DOMAIN}/oauth2/v2.0/token", sim.server.authority())]);
+    c.claims["aud"] = json!([format!(
+        "{}/{DOMAIN}/oauth2/v2.0/token",
+        sim.server.authority()
+    )]);
     for a in [a, b, c] {
-        let (s, v) = sim.post_form(TENANT, &assertion_form(CERT_APP, &a.sign())).await;
+        let (s, v) = sim
+            .post_form(TENANT, &assertion_form(CERT_APP, &a.sign()))
+            .await;
         assert_eq!(s, 200, "{v}");
     }
 }
@@ -215,7 +332,12 @@ async fn assertion_failures() {
     a.header["x5t"] = json!(x5t_s256());
     let (s, v) = post(a.sign()).await;
     assert_aad_error(s, &v, 401, "invalid_client", 700027);
-    assert!(v["error_description"].as_str().unwrap().contains("Thumbprint of key used by client: 'B2C1FB98"));
+    assert!(
+        v["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("Thumbprint of key used by client: 'B2C1FB98")
+    );
     // expired and not-yet-valid
     let mut a = Assertion::new(&url);
     a.claims["nbf"] = json!(now() - 7200);
@@ -229,7 +351,10 @@ async fn assertion_failures() {
     assert_aad_error(s, &v, 401, "invalid_client", 700024);
     // two audiences, wrong audience
     let mut a = Assertion::new(&url);
-    a.claims["aud"] = json!([url.clone(), "https://login.microsoftonline.com/x/oauth2/v2.0/token"]);
+    a.claims["aud"] = json!([
+        url.clone(),
+        "https://login.microsoftonline.com/x/oauth2/v2.0/token"
+    ]);
     let (s, v) = post(a.sign()).await;
     assert_aad_error(s, &v, 401, "invalid_client", 5002741);
     let mut a = Assertion::new(&url);
@@ -255,7 +380,9 @@ async fn assertion_failures() {
     assert_aad_error(s, &v, 400, "invalid_request", 50027);
     // a certificate-less app cannot use an assertion
     let jwt = Assertion::new(&url).sign();
-    let (s, v) = sim.post_form(TENANT, &assertion_form(SECRET_APP, &jwt)).await;
+    let (s, v) = sim
+        .post_form(TENANT, &assertion_form(SECRET_APP, &jwt))
+        .await;
     assert_eq!(s, 401, "{v}");
 }
 
@@ -263,17 +390,38 @@ async fn assertion_failures() {
 async fn entra_outage_and_throttling_faults() {
     let sim = sim().await;
     let control = sim.server.control();
-    control.set_faults(airlock_sim::Faults { entra_outage: true, retry_after_secs: 7, ..Default::default() });
+    control.set_faults(airlock_sim::Faults {
+        entra_outage: true,
+        retry_after_secs: 7,
+        ..Default::default()
+    });
     let (s, h, v) = sim
-        .post_raw(TENANT, form_urlencoded::Serializer::new(String::new()).extend_pairs(form(SECRET_APP, SECRET)).finish())
+        .post_raw(
+            TENANT,
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form(SECRET_APP, SECRET))
+                .finish(),
+        )
         .await;
     assert_eq!(s, 503);
     assert_eq!(h["retry-after"], "7");
     assert_eq!(v["error"], "temporarily_unavailable");
-    control.set_faults(airlock_sim::Faults { entra_fail_next: vec![429, 500], ..Default::default() });
-    assert_eq!(sim.post_form(TENANT, &form(SECRET_APP, SECRET)).await.0, 429);
-    assert_eq!(sim.post_form(TENANT, &form(SECRET_APP, SECRET)).await.0, 500);
-    assert_eq!(sim.post_form(TENANT, &form(SECRET_APP, SECRET)).await.0, 200);
+    control.set_faults(airlock_sim::Faults {
+        entra_fail_next: vec![429, 500],
+        ..Default::default()
+    });
+    assert_eq!(
+        sim.post_form(TENANT, &form(SECRET_APP, SECRET)).await.0,
+        429
+    );
+    assert_eq!(
+        sim.post_form(TENANT, &form(SECRET_APP, SECRET)).await.0,
+        500
+    );
+    assert_eq!(
+        sim.post_form(TENANT, &form(SECRET_APP, SECRET)).await.0,
+        200
+    );
     let c = control.counters();
     assert_eq!(c.tokens(SECRET_APP, "fault_503"), 1);
     assert_eq!(c.tokens(SECRET_APP, "fault_429"), 1);
@@ -305,7 +453,10 @@ async fn msal_style_client_discovers_and_gets_a_token() {
         .client
         .get(format!(
             "{authority}/common/discovery/instance?api-version=1.1&authorization_endpoint={}",
-            form_urlencoded::byte_serialize(format!("{authority}/{TENANT}/oauth2/v2.0/authorize").as_bytes()).collect::<String>()
+            form_urlencoded::byte_serialize(
+                format!("{authority}/{TENANT}/oauth2/v2.0/authorize").as_bytes()
+            )
+            .collect::<String>()
         ))
         .send()
         .await
@@ -314,10 +465,26 @@ async fn msal_style_client_discovers_and_gets_a_token() {
         .await
         .unwrap();
     let oidc_url = inst["tenant_discovery_endpoint"].as_str().unwrap();
-    let oidc: Value = sim.client.get(oidc_url).send().await.unwrap().json().await.unwrap();
+    let oidc: Value = sim
+        .client
+        .get(oidc_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(oidc["issuer"], format!("{authority}/{TENANT}/v2.0"));
     let token_endpoint = oidc["token_endpoint"].as_str().unwrap();
-    let jwks: Value = sim.client.get(oidc["jwks_uri"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
+    let jwks: Value = sim
+        .client
+        .get(oidc["jwks_uri"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(jwks["keys"][0]["kty"], "EC");
     let n = now();
     let mut a = Assertion::new(token_endpoint);
@@ -332,7 +499,14 @@ async fn msal_style_client_discovers_and_gets_a_token() {
         .unwrap();
     assert_eq!(r.status(), 200);
     // unknown tenant on discovery: invalid_tenant
-    let r = sim.client.get(format!("{authority}/fabrikam.onmicrosoft.com/v2.0/.well-known/openid-configuration")).send().await.unwrap();
+    let r = sim
+        .client
+        .get(format!(
+            "{authority}/fabrikam.onmicrosoft.com/v2.0/.well-known/openid-configuration"
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"], "invalid_tenant");
@@ -343,7 +517,12 @@ async fn msal_style_client_discovers_and_gets_a_token() {
 async fn http2_via_alpn() {
     let sim = sim().await;
     let client = client_for(sim.server.ca_cert_pem(), true);
-    let r = client.post(sim.token_url(TENANT)).form(&form(SECRET_APP, SECRET)).send().await.unwrap();
+    let r = client
+        .post(sim.token_url(TENANT))
+        .form(&form(SECRET_APP, SECRET))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.version(), reqwest::Version::HTTP_2);
     assert_eq!(r.status(), 200);
 }

@@ -7,7 +7,10 @@ use common::*;
 use serde_json::{Value, json};
 
 fn details(v: &Value) -> (String, String) {
-    let msg = v["error"]["details"][0]["message"].as_str().unwrap().to_owned();
+    let msg = v["error"]["details"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let parts: Vec<&str> = msg.splitn(3, '|').collect();
     assert_eq!(parts.len(), 3, "{msg}");
     (parts[1].to_owned(), parts[2].to_owned())
@@ -17,31 +20,55 @@ fn details(v: &Value) -> (String, String) {
 async fn get_mailbox_by_every_identity_form() {
     let sim = sim().await;
     let guid = sim.dir().mailbox("alexw").unwrap().guid.to_string();
-    for id in ["alexw", "Alex Wilber", "alexw@contoso.onmicrosoft.com", "ALEXW@CONTOSO.ONMICROSOFT.COM", guid.as_str()] {
+    for id in [
+        "alexw",
+        "Alex Wilber",
+        "alexw@contoso.onmicrosoft.com",
+        "ALEXW@CONTOSO.ONMICROSOFT.COM",
+        guid.as_str(),
+    ] {
         let v = sim.ok("Get-Mailbox", json!({"Identity": id})).await;
         assert_eq!(v.len(), 1);
         assert_eq!(v[0]["Alias"], "alexw", "{id}");
         assert_eq!(v[0]["EmailAddresses@odata.type"], "#Collection(String)");
     }
-    let v = sim.ok("Get-Mailbox", json!({"Identity": "megan.bowen@contoso.com"})).await;
+    let v = sim
+        .ok(
+            "Get-Mailbox",
+            json!({"Identity": "megan.bowen@contoso.com"}),
+        )
+        .await;
     assert_eq!(v[0]["Alias"], "meganb");
     // cmdlet names are case-insensitive
     let v = sim.ok("get-mailbox", json!({"Identity": "pattif"})).await;
-    assert_eq!(v[0]["ForwardingSmtpAddress"], "smtp:patti.home@fabrikam.example");
+    assert_eq!(
+        v[0]["ForwardingSmtpAddress"],
+        "smtp:patti.home@fabrikam.example"
+    );
 }
 
 #[tokio::test]
 async fn success_envelope_and_headers() {
     let sim = sim().await;
     let t = sim.token().await;
-    let (s, h, v) = sim.invoke_with(&t, DOMAIN, "Get-OrganizationConfig", json!({})).await;
+    let (s, h, v) = sim
+        .invoke_with(&t, DOMAIN, "Get-OrganizationConfig", json!({}))
+        .await;
     assert_eq!(s, 200);
-    assert!(h["content-type"].to_str().unwrap().starts_with("application/json;odata.metadata=minimal"));
+    assert!(
+        h["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json;odata.metadata=minimal")
+    );
     assert_eq!(h["odata-version"], "4.0");
     uuid::Uuid::parse_str(h["request-id"].to_str().unwrap()).unwrap();
     assert_eq!(
         v["@odata.context"],
-        format!("{}/adminapi/beta/{DOMAIN}/$metadata#Collection(Exchange.GenericHashTable)", sim.server.exchange())
+        format!(
+            "{}/adminapi/beta/{DOMAIN}/$metadata#Collection(Exchange.GenericHashTable)",
+            sim.server.exchange()
+        )
     );
     assert_eq!(v["adminapi.warnings@odata.type"], "#Collection(String)");
     assert_eq!(v["@adminapi.warnings"], json!([]));
@@ -53,31 +80,84 @@ async fn success_envelope_and_headers() {
 async fn not_found_ambiguous_and_bad_parameter_envelopes() {
     let sim = sim().await;
     let t = sim.token().await;
-    let (s, h, v) = sim.invoke_with(&t, TENANT, "Get-Mailbox", json!({"Identity": "nobody@contoso.com"})).await;
+    let (s, h, v) = sim
+        .invoke_with(
+            &t,
+            TENANT,
+            "Get-Mailbox",
+            json!({"Identity": "nobody@contoso.com"}),
+        )
+        .await;
     assert_eq!(s, 404);
     assert_eq!(v["error"]["code"], "NotFound");
     assert_eq!(v["error"]["message"], "Error executing cmdlet");
     assert_eq!(v["error"]["details"][0]["code"], "Client");
-    assert!(v["error"]["details"][0]["message"].as_str().unwrap().starts_with("Ex6F9304|"));
+    assert!(
+        v["error"]["details"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Ex6F9304|")
+    );
     let (ty, text) = details(&v);
-    assert_eq!(ty, "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException");
+    assert_eq!(
+        ty,
+        "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
+    );
     assert!(text.starts_with("The operation couldn't be performed because object 'nobody@contoso.com' couldn't be found on '"));
     assert_eq!(h["x-exceptiontype"], "ManagementObjectNotFoundException");
     assert!(h.contains_key("request-id"));
-    assert_eq!(v["error"]["innererror"]["internalexception"]["message"], text.as_str());
-    let (s, _, v) = sim.invoke_with(&t, TENANT, "Get-Mailbox", json!({"Identity": "x", "Bogus": 1})).await;
+    assert_eq!(
+        v["error"]["innererror"]["internalexception"]["message"],
+        text.as_str()
+    );
+    let (s, _, v) = sim
+        .invoke_with(
+            &t,
+            TENANT,
+            "Get-Mailbox",
+            json!({"Identity": "x", "Bogus": 1}),
+        )
+        .await;
     assert_eq!(s, 400);
-    assert_eq!(details(&v).1, "A parameter cannot be found that matches parameter name 'Bogus'.");
-    let (s, _, v) = sim.invoke_with(&t, TENANT, "Set-Mailbox", json!({"HiddenFromAddressListsEnabled": true})).await;
+    assert_eq!(
+        details(&v).1,
+        "A parameter cannot be found that matches parameter name 'Bogus'."
+    );
+    let (s, _, v) = sim
+        .invoke_with(
+            &t,
+            TENANT,
+            "Set-Mailbox",
+            json!({"HiddenFromAddressListsEnabled": true}),
+        )
+        .await;
     assert_eq!(s, 400);
-    assert!(details(&v).1.contains("missing mandatory parameters: Identity"));
+    assert!(
+        details(&v)
+            .1
+            .contains("missing mandatory parameters: Identity")
+    );
     // a group whose display name equals a mailbox name makes that name ambiguous
-    sim.ok("New-DistributionGroup", json!({"Name": "Alex Fans", "DisplayName": "Alex Wilber"})).await;
-    let (s, h, _) = sim.invoke_with(&t, TENANT, "Get-Recipient", json!({"Identity": "Alex Wilber"})).await;
+    sim.ok(
+        "New-DistributionGroup",
+        json!({"Name": "Alex Fans", "DisplayName": "Alex Wilber"}),
+    )
+    .await;
+    let (s, h, _) = sim
+        .invoke_with(
+            &t,
+            TENANT,
+            "Get-Recipient",
+            json!({"Identity": "Alex Wilber"}),
+        )
+        .await;
     assert_eq!(s, 400);
     assert_eq!(h["x-exceptiontype"], "ManagementObjectAmbiguousException");
     let c = sim.server.control().counters();
-    assert_eq!(c.invokes("Get-Mailbox", "ManagementObjectNotFoundException"), 1);
+    assert_eq!(
+        c.invokes("Get-Mailbox", "ManagementObjectNotFoundException"),
+        1
+    );
     assert_eq!(c.invokes("Get-Mailbox", "ParameterBindingException"), 1);
 }
 
@@ -86,17 +166,33 @@ async fn set_mailbox_forwarding_on_and_off() {
     let sim = sim().await;
     sim.ok("Set-Mailbox", json!({"Identity": "alexw", "ForwardingSmtpAddress": "alex@fabrikam.example", "DeliverToMailboxAndForward": true})).await;
     let m = sim.dir().mailbox("alexw").unwrap().clone();
-    assert_eq!(m.forwarding_smtp_address.as_deref(), Some("alex@fabrikam.example"));
+    assert_eq!(
+        m.forwarding_smtp_address.as_deref(),
+        Some("alex@fabrikam.example")
+    );
     assert!(m.deliver_to_mailbox_and_forward);
     let v = sim.ok("Get-Mailbox", json!({"Identity": "alexw"})).await;
     assert_eq!(v[0]["ForwardingSmtpAddress"], "smtp:alex@fabrikam.example");
-    sim.ok("Set-Mailbox", json!({"Identity": "alexw", "ForwardingAddress": "adelev"})).await;
+    sim.ok(
+        "Set-Mailbox",
+        json!({"Identity": "alexw", "ForwardingAddress": "adelev"}),
+    )
+    .await;
     let v = sim.ok("Get-Mailbox", json!({"Identity": "alexw"})).await;
     assert_eq!(v[0]["ForwardingAddress"], "Adele Vance");
     sim.ok("Set-Mailbox", json!({"Identity": "alexw", "ForwardingSmtpAddress": null, "ForwardingAddress": null, "DeliverToMailboxAndForward": false})).await;
     let m = sim.dir().mailbox("alexw").unwrap().clone();
-    assert!(m.forwarding_smtp_address.is_none() && m.forwarding_address.is_none() && !m.deliver_to_mailbox_and_forward);
-    let (s, v) = sim.invoke("Set-Mailbox", json!({"Identity": "alexw", "ForwardingAddress": "ghost"})).await;
+    assert!(
+        m.forwarding_smtp_address.is_none()
+            && m.forwarding_address.is_none()
+            && !m.deliver_to_mailbox_and_forward
+    );
+    let (s, v) = sim
+        .invoke(
+            "Set-Mailbox",
+            json!({"Identity": "alexw", "ForwardingAddress": "ghost"}),
+        )
+        .await;
     assert_eq!(s, 404);
     assert!(details(&v).1.starts_with("Couldn't find object \"ghost\""));
 }
@@ -104,25 +200,60 @@ async fn set_mailbox_forwarding_on_and_off() {
 #[tokio::test]
 async fn set_mailbox_gal_type_quotas_hold_and_no_op_warning() {
     let sim = sim().await;
-    sim.ok("Set-Mailbox", json!({"Identity": "diegos", "HiddenFromAddressListsEnabled": true, "Type": "Shared"})).await;
+    sim.ok(
+        "Set-Mailbox",
+        json!({"Identity": "diegos", "HiddenFromAddressListsEnabled": true, "Type": "Shared"}),
+    )
+    .await;
     let m = sim.dir().mailbox("diegos").unwrap().clone();
     assert!(m.hidden_from_address_lists_enabled);
     assert_eq!(m.recipient_type_details, "SharedMailbox");
-    sim.ok("Set-Mailbox", json!({"Identity": "diegos", "Type": "Regular"})).await;
-    assert_eq!(sim.dir().mailbox("diegos").unwrap().recipient_type_details, "UserMailbox");
+    sim.ok(
+        "Set-Mailbox",
+        json!({"Identity": "diegos", "Type": "Regular"}),
+    )
+    .await;
+    assert_eq!(
+        sim.dir().mailbox("diegos").unwrap().recipient_type_details,
+        "UserMailbox"
+    );
     sim.ok("Set-Mailbox", json!({"Identity": "diegos", "IssueWarningQuota": "40GB", "ProhibitSendQuota": "45 GB", "ProhibitSendReceiveQuota": "50GB"})).await;
     let v = sim.ok("Get-Mailbox", json!({"Identity": "diegos"})).await;
     assert_eq!(v[0]["ProhibitSendQuota"], "45 GB (48,318,382,080 bytes)");
-    let (s, v) = sim.invoke("Set-Mailbox", json!({"Identity": "diegos", "IssueWarningQuota": "49GB"})).await;
+    let (s, v) = sim
+        .invoke(
+            "Set-Mailbox",
+            json!({"Identity": "diegos", "IssueWarningQuota": "49GB"}),
+        )
+        .await;
     assert_eq!(s, 400, "{v}");
-    sim.ok("Set-Mailbox", json!({"Identity": "diegos", "LitigationHoldEnabled": true, "LitigationHoldDuration": 365})).await;
+    sim.ok(
+        "Set-Mailbox",
+        json!({"Identity": "diegos", "LitigationHoldEnabled": true, "LitigationHoldDuration": 365}),
+    )
+    .await;
     let m = sim.dir().mailbox("diegos").unwrap().clone();
     assert!(m.litigation_hold_enabled);
     assert_eq!(m.litigation_hold_duration, "365.00:00:00");
-    let (s, v) = sim.invoke("Set-Mailbox", json!({"Identity": "diegos", "LitigationHoldEnabled": true})).await;
+    let (s, v) = sim
+        .invoke(
+            "Set-Mailbox",
+            json!({"Identity": "diegos", "LitigationHoldEnabled": true}),
+        )
+        .await;
     assert_eq!(s, 200);
-    assert_eq!(v["@adminapi.warnings"], json!(["The command completed successfully but no settings of 'diegos' have been modified."]));
-    let (s, v) = sim.invoke("Set-Mailbox", json!({"Identity": "diegos", "Type": "Castle"})).await;
+    assert_eq!(
+        v["@adminapi.warnings"],
+        json!([
+            "The command completed successfully but no settings of 'diegos' have been modified."
+        ])
+    );
+    let (s, v) = sim
+        .invoke(
+            "Set-Mailbox",
+            json!({"Identity": "diegos", "Type": "Castle"}),
+        )
+        .await;
     assert_eq!(s, 400, "{v}");
 }
 
@@ -131,7 +262,13 @@ async fn send_on_behalf_hashtable_array_and_null() {
     let sim = sim().await;
     let names = |sim: &Sim| {
         let d = sim.dir();
-        let mut v: Vec<String> = d.mailbox("helpdesk").unwrap().grant_send_on_behalf_to.iter().map(|g| d.smtp_of(*g).unwrap().to_owned()).collect();
+        let mut v: Vec<String> = d
+            .mailbox("helpdesk")
+            .unwrap()
+            .grant_send_on_behalf_to
+            .iter()
+            .map(|g| d.smtp_of(*g).unwrap().to_owned())
+            .collect();
         v.sort();
         v
     };
@@ -139,12 +276,29 @@ async fn send_on_behalf_hashtable_array_and_null() {
     sim.ok("Set-Mailbox", json!({"Identity": "helpdesk", "GrantSendOnBehalfTo": {"@odata.type": "#Exchange.GenericHashTable", "Add": ["alexw@contoso.onmicrosoft.com", "adelev"]}})).await;
     assert_eq!(names(&sim).len(), 3);
     sim.ok("Set-Mailbox", json!({"Identity": "helpdesk", "GrantSendOnBehalfTo": {"@odata.type": "#Exchange.GenericHashTable", "remove": "meganb"}})).await;
-    assert_eq!(names(&sim), vec!["adelev@contoso.onmicrosoft.com", "alexw@contoso.onmicrosoft.com"]);
+    assert_eq!(
+        names(&sim),
+        vec![
+            "adelev@contoso.onmicrosoft.com",
+            "alexw@contoso.onmicrosoft.com"
+        ]
+    );
     let v = sim.ok("Get-Mailbox", json!({"Identity": "helpdesk"})).await;
-    assert_eq!(v[0]["GrantSendOnBehalfTo"], json!(["Alex Wilber", "Adele Vance"]));
-    sim.ok("Set-Mailbox", json!({"Identity": "helpdesk", "GrantSendOnBehalfTo": ["leeg"]})).await;
+    assert_eq!(
+        v[0]["GrantSendOnBehalfTo"],
+        json!(["Alex Wilber", "Adele Vance"])
+    );
+    sim.ok(
+        "Set-Mailbox",
+        json!({"Identity": "helpdesk", "GrantSendOnBehalfTo": ["leeg"]}),
+    )
+    .await;
     assert_eq!(names(&sim), vec!["leeg@contoso.onmicrosoft.com"]);
-    sim.ok("Set-Mailbox", json!({"Identity": "helpdesk", "GrantSendOnBehalfTo": null})).await;
+    sim.ok(
+        "Set-Mailbox",
+        json!({"Identity": "helpdesk", "GrantSendOnBehalfTo": null}),
+    )
+    .await;
     assert!(names(&sim).is_empty());
 }
 
@@ -154,19 +308,41 @@ async fn auto_reply_set_and_get() {
     sim.ok("Set-MailboxAutoReplyConfiguration", json!({"Identity": "alexw", "AutoReplyState": "Scheduled", "InternalMessage": "Away", "ExternalMessage": "<html><body>Out</body></html>", "ExternalAudience": "known", "StartTime": "2030-01-01T08:00:00", "EndTime": "2030-01-10T17:00:00Z"})).await;
     let a = sim.dir().mailbox("alexw").unwrap().auto_reply.clone();
     assert_eq!(a.state, "Scheduled");
-    assert_eq!(a.internal_message.as_deref(), Some("<html><body>Away</body></html>"));
+    assert_eq!(
+        a.internal_message.as_deref(),
+        Some("<html><body>Away</body></html>")
+    );
     assert_eq!(a.external_audience, "Known");
     assert_eq!(a.end_time.as_deref(), Some("2030-01-10T17:00:00"));
-    let v = sim.ok("Get-MailboxAutoReplyConfiguration", json!({"Identity": "alexw@contoso.onmicrosoft.com"})).await;
+    let v = sim
+        .ok(
+            "Get-MailboxAutoReplyConfiguration",
+            json!({"Identity": "alexw@contoso.onmicrosoft.com"}),
+        )
+        .await;
     assert_eq!(v[0]["AutoReplyState"], "Scheduled");
-    sim.ok("Set-MailboxAutoReplyConfiguration", json!({"Identity": "alexw", "AutoReplyState": "Disabled", "InternalMessage": null})).await;
+    sim.ok(
+        "Set-MailboxAutoReplyConfiguration",
+        json!({"Identity": "alexw", "AutoReplyState": "Disabled", "InternalMessage": null}),
+    )
+    .await;
     let a = sim.dir().mailbox("alexw").unwrap().auto_reply.clone();
     assert_eq!((a.state.as_str(), a.internal_message), ("Disabled", None));
-    let (s, _) = sim.invoke("Set-MailboxAutoReplyConfiguration", json!({"Identity": "alexw", "AutoReplyState": "Sometimes"})).await;
+    let (s, _) = sim
+        .invoke(
+            "Set-MailboxAutoReplyConfiguration",
+            json!({"Identity": "alexw", "AutoReplyState": "Sometimes"}),
+        )
+        .await;
     assert_eq!(s, 400);
     let (s, _) = sim.invoke("Set-MailboxAutoReplyConfiguration", json!({"Identity": "alexw", "AutoReplyState": "Scheduled", "StartTime": "2030-01-10T00:00:00", "EndTime": "2030-01-01T00:00:00"})).await;
     assert_eq!(s, 400);
-    let (s, _) = sim.invoke("Get-MailboxAutoReplyConfiguration", json!({"Identity": "ghost"})).await;
+    let (s, _) = sim
+        .invoke(
+            "Get-MailboxAutoReplyConfiguration",
+            json!({"Identity": "ghost"}),
+        )
+        .await;
     assert_eq!(s, 404);
 }
 
@@ -179,19 +355,45 @@ async fn mailbox_permissions() {
     let d = sim.dir();
     let sales = d.mailbox("sales").unwrap().guid;
     let megan = d.mailbox("meganb").unwrap().guid;
-    assert!(d.mailbox_permissions.iter().any(|p| p.mailbox == sales && p.user == megan && !p.auto_mapping));
-    let v = sim.ok("Get-MailboxPermission", json!({"Identity": "sales"})).await;
+    assert!(
+        d.mailbox_permissions
+            .iter()
+            .any(|p| p.mailbox == sales && p.user == megan && !p.auto_mapping)
+    );
+    let v = sim
+        .ok("Get-MailboxPermission", json!({"Identity": "sales"}))
+        .await;
     assert_eq!(v[0]["User"], "NT AUTHORITY\\SELF");
     assert_eq!(v.len(), 3);
     sim.ok("Remove-MailboxPermission", json!({"Identity": "sales", "User": "meganb", "AccessRights": ["FullAccess"], "Confirm": false})).await;
-    assert!(!sim.dir().mailbox_permissions.iter().any(|p| p.mailbox == sales && p.user == megan));
+    assert!(
+        !sim.dir()
+            .mailbox_permissions
+            .iter()
+            .any(|p| p.mailbox == sales && p.user == megan)
+    );
     let (s, v) = sim.invoke("Remove-MailboxPermission", json!({"Identity": "sales", "User": "meganb", "AccessRights": ["FullAccess"], "Confirm": false})).await;
     assert_eq!(s, 200);
-    assert!(v["@adminapi.warnings"][0].as_str().unwrap().contains("because the ACE doesn't exist on the object"));
-    let (s, v) = sim.invoke("Add-MailboxPermission", json!({"Identity": "sales", "User": "ghost", "AccessRights": ["FullAccess"]})).await;
+    assert!(
+        v["@adminapi.warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("because the ACE doesn't exist on the object")
+    );
+    let (s, v) = sim
+        .invoke(
+            "Add-MailboxPermission",
+            json!({"Identity": "sales", "User": "ghost", "AccessRights": ["FullAccess"]}),
+        )
+        .await;
     assert_eq!(s, 404);
     assert!(details(&v).1.starts_with("Couldn't find object \"ghost\""));
-    let (s, _) = sim.invoke("Add-MailboxPermission", json!({"Identity": "sales", "User": "meganb", "AccessRights": ["Everything"]})).await;
+    let (s, _) = sim
+        .invoke(
+            "Add-MailboxPermission",
+            json!({"Identity": "sales", "User": "meganb", "AccessRights": ["Everything"]}),
+        )
+        .await;
     assert_eq!(s, 400);
 }
 
@@ -199,17 +401,39 @@ async fn mailbox_permissions() {
 async fn recipient_permissions_send_as() {
     let sim = sim().await;
     let v = sim.ok("Add-RecipientPermission", json!({"Identity": "hr", "Trustee": "lidiah", "AccessRights": ["SendAs"], "Confirm": false})).await;
-    for k in ["Identity", "Trustee", "AccessControlType", "AccessRights", "IsInherited", "InheritanceType", "TrusteeSidString", "IsValid"] {
+    for k in [
+        "Identity",
+        "Trustee",
+        "AccessControlType",
+        "AccessRights",
+        "IsInherited",
+        "InheritanceType",
+        "TrusteeSidString",
+        "IsValid",
+    ] {
         assert!(v[0].get(k).is_some(), "{k}");
     }
-    let v = sim.ok("Get-RecipientPermission", json!({"Identity": "hr"})).await;
+    let v = sim
+        .ok("Get-RecipientPermission", json!({"Identity": "hr"}))
+        .await;
     assert_eq!(v.len(), 1);
     assert_eq!(v[0]["Trustee"], "lidiah@contoso.onmicrosoft.com");
     sim.ok("Remove-RecipientPermission", json!({"Identity": "hr", "Trustee": "lidiah", "AccessRights": ["SendAs"], "Confirm": false})).await;
-    assert!(sim.ok("Get-RecipientPermission", json!({"Identity": "hr"})).await.is_empty());
-    let (s, _) = sim.invoke("Add-RecipientPermission", json!({"Identity": "hr", "Trustee": "lidiah", "AccessRights": ["FullAccess"]})).await;
+    assert!(
+        sim.ok("Get-RecipientPermission", json!({"Identity": "hr"}))
+            .await
+            .is_empty()
+    );
+    let (s, _) = sim
+        .invoke(
+            "Add-RecipientPermission",
+            json!({"Identity": "hr", "Trustee": "lidiah", "AccessRights": ["FullAccess"]}),
+        )
+        .await;
     assert_eq!(s, 400);
-    let (s, v) = sim.invoke("Get-RecipientPermission", json!({"Identity": "ghost"})).await;
+    let (s, v) = sim
+        .invoke("Get-RecipientPermission", json!({"Identity": "ghost"}))
+        .await;
     assert_eq!(s, 404);
     assert_eq!(details(&v).1, "Couldn't find 'ghost' as a recipient.");
 }
@@ -220,8 +444,18 @@ async fn confirm_true_returns_the_prompt_and_changes_nothing() {
     let before = sim.dir();
     let (s, v) = sim.invoke("Remove-MailboxPermission", json!({"Identity": "helpdesk", "User": "alexw", "AccessRights": ["FullAccess"], "Confirm": true})).await;
     assert_eq!(s, 200);
-    assert!(v["@adminapi.confirmationmessage"].as_str().unwrap().starts_with("Are you sure"));
-    let (s, _) = sim.invoke("Set-Mailbox", json!({"Identity": "alexw", "HiddenFromAddressListsEnabled": true, "WhatIf": true})).await;
+    assert!(
+        v["@adminapi.confirmationmessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("Are you sure")
+    );
+    let (s, _) = sim
+        .invoke(
+            "Set-Mailbox",
+            json!({"Identity": "alexw", "HiddenFromAddressListsEnabled": true, "WhatIf": true}),
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(sim.dir(), before);
 }
@@ -229,14 +463,31 @@ async fn confirm_true_returns_the_prompt_and_changes_nothing() {
 #[tokio::test]
 async fn get_recipient_filters_and_select() {
     let sim = sim().await;
-    let shared = sim.ok("Get-Mailbox", json!({"RecipientTypeDetails": ["SharedMailbox"], "ResultSize": "Unlimited"})).await;
+    let shared = sim
+        .ok(
+            "Get-Mailbox",
+            json!({"RecipientTypeDetails": ["SharedMailbox"], "ResultSize": "Unlimited"}),
+        )
+        .await;
     assert_eq!(shared.len(), 6);
-    let v = sim.ok("Get-Recipient", json!({"Filter": "RecipientTypeDetails -eq 'MailUniversalDistributionGroup'"})).await;
+    let v = sim
+        .ok(
+            "Get-Recipient",
+            json!({"Filter": "RecipientTypeDetails -eq 'MailUniversalDistributionGroup'"}),
+        )
+        .await;
     assert_eq!(v.len(), 5);
-    let v = sim.ok("Get-Mailbox", json!({"Filter": "(Name -like 'A*') -and (HiddenFromAddressListsEnabled -eq $false)"})).await;
+    let v = sim
+        .ok(
+            "Get-Mailbox",
+            json!({"Filter": "(Name -like 'A*') -and (HiddenFromAddressListsEnabled -eq $false)"}),
+        )
+        .await;
     let names: Vec<&str> = v.iter().map(|o| o["Name"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["Alex Wilber", "Adele Vance", "Allan Deyoung"]);
-    let (s, _) = sim.invoke("Get-Mailbox", json!({"Filter": "Name = 'x'"})).await;
+    let (s, _) = sim
+        .invoke("Get-Mailbox", json!({"Filter": "Name = 'x'"}))
+        .await;
     assert_eq!(s, 400);
     let t = sim.token().await;
     let r = sim
@@ -261,7 +512,15 @@ async fn paging_with_maxpagesize_and_absolute_next_link() {
     let mut seen = Vec::new();
     let mut pages = 0;
     loop {
-        let r = sim.client.post(&url).bearer_auth(&t).header("Prefer", "odata.maxpagesize=10").json(&body).send().await.unwrap();
+        let r = sim
+            .client
+            .post(&url)
+            .bearer_auth(&t)
+            .header("Prefer", "odata.maxpagesize=10")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         let v: Value = r.json().await.unwrap();
         pages += 1;

@@ -53,9 +53,15 @@ pub fn client_for(ca_pem: &str, h2: bool) -> reqwest::Client {
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols =
-        if h2 { vec![b"h2".to_vec()] } else { vec![b"http/1.1".to_vec()] };
-    reqwest::Client::builder().tls_backend_preconfigured(config).build().unwrap()
+    config.alpn_protocols = if h2 {
+        vec![b"h2".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .build()
+        .unwrap()
 }
 
 pub async fn sim() -> Sim {
@@ -74,11 +80,18 @@ impl Sim {
     }
 
     pub fn invoke_url(&self, tenant: &str) -> String {
-        format!("{}/adminapi/beta/{tenant}/InvokeCommand", self.server.exchange())
+        format!(
+            "{}/adminapi/beta/{tenant}/InvokeCommand",
+            self.server.exchange()
+        )
     }
 
     /// POST an already-encoded form body.
-    pub async fn post_raw(&self, tenant: &str, body: String) -> (u16, reqwest::header::HeaderMap, Value) {
+    pub async fn post_raw(
+        &self,
+        tenant: &str,
+        body: String,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
         let r = self
             .client
             .post(self.token_url(tenant))
@@ -94,7 +107,9 @@ impl Sim {
 
     /// POST form fields, properly encoded.
     pub async fn post_form(&self, tenant: &str, fields: &[(&str, &str)]) -> (u16, Value) {
-        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
         let (s, _, v) = self.post_raw(tenant, body).await;
         (s, v)
     }
@@ -103,7 +118,12 @@ impl Sim {
         let (s, v) = self
             .post_form(
                 TENANT,
-                &[("grant_type", "client_credentials"), ("client_id", app), ("client_secret", secret), ("scope", SCOPE)],
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", app),
+                    ("client_secret", secret),
+                    ("scope", SCOPE),
+                ],
             )
             .await;
         assert_eq!(s, 200, "token request failed: {}", v["error"]);
@@ -112,7 +132,9 @@ impl Sim {
 
     pub async fn cert_token(&self) -> String {
         let jwt = Assertion::new(&self.token_url(TENANT)).sign();
-        let (s, v) = self.post_form(TENANT, &assertion_form(CERT_APP, &jwt)).await;
+        let (s, v) = self
+            .post_form(TENANT, &assertion_form(CERT_APP, &jwt))
+            .await;
         assert_eq!(s, 200, "token request failed: {}", v["error"]);
         v["access_token"].as_str().unwrap().to_owned()
     }
@@ -134,7 +156,10 @@ impl Sim {
             .client
             .post(self.invoke_url(tenant))
             .bearer_auth(token)
-            .header("X-AnchorMailbox", format!("APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{TENANT}"))
+            .header(
+                "X-AnchorMailbox",
+                format!("APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{TENANT}"),
+            )
             .json(&body)
             .send()
             .await
@@ -142,7 +167,11 @@ impl Sim {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let bytes = r.bytes().await.unwrap();
-        (status, headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            headers,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     /// InvokeCommand as the full-access secret app.
@@ -168,7 +197,10 @@ pub fn assertion_form<'a>(client_id: &'a str, jwt: &'a str) -> Vec<(&'a str, &'a
     vec![
         ("grant_type", "client_credentials"),
         ("client_id", client_id),
-        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
         ("client_assertion", jwt),
         ("scope", SCOPE),
     ]
@@ -178,11 +210,17 @@ const CERT_PEM: &str = include_str!("../../fixtures/certs/cert.pem");
 const KEY_PEM: &str = include_str!("../../fixtures/certs/key.pem");
 
 pub fn cert_der() -> Vec<u8> {
-    CertificateDer::from_pem_slice(CERT_PEM.as_bytes()).unwrap().as_ref().to_vec()
+    CertificateDer::from_pem_slice(CERT_PEM.as_bytes())
+        .unwrap()
+        .as_ref()
+        .to_vec()
 }
 
 pub fn x5t() -> String {
-    URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &cert_der()))
+    URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        &cert_der(),
+    ))
 }
 
 pub fn x5t_s256() -> String {
@@ -194,7 +232,10 @@ pub fn x5t_s256_standard() -> String {
 }
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// A client assertion under construction (defaults: PS256 + x5t#S256, valid now).
@@ -229,24 +270,42 @@ impl Assertion {
             URL_SAFE_NO_PAD.encode(self.claims.to_string())
         );
         let mut sig = vec![0; pair.public().modulus_len()];
-        let alg: &'static dyn ring::signature::RsaEncoding = if self.pss { &RSA_PSS_SHA256 } else { &RSA_PKCS1_SHA256 };
-        pair.sign(alg, &SystemRandom::new(), input.as_bytes(), &mut sig).unwrap();
+        let alg: &'static dyn ring::signature::RsaEncoding = if self.pss {
+            &RSA_PSS_SHA256
+        } else {
+            &RSA_PKCS1_SHA256
+        };
+        pair.sign(alg, &SystemRandom::new(), input.as_bytes(), &mut sig)
+            .unwrap();
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
     }
 }
 
 /// Check the full AADSTS error shape and return the code.
-pub fn assert_aad_error(status: u16, v: &Value, want_status: u16, want_error: &str, want_code: u64) {
+pub fn assert_aad_error(
+    status: u16,
+    v: &Value,
+    want_status: u16,
+    want_error: &str,
+    want_code: u64,
+) {
     assert_eq!(status, want_status, "status for {}", v["error"]);
     assert_eq!(v["error"], want_error);
     assert_eq!(v["error_codes"], json!([want_code]));
     let d = v["error_description"].as_str().unwrap();
     assert!(d.starts_with(&format!("AADSTS{want_code}: ")), "{d}");
-    assert!(d.contains("\r\nTrace ID: ") && d.contains("\r\nCorrelation ID: ") && d.contains("\r\nTimestamp: "));
+    assert!(
+        d.contains("\r\nTrace ID: ")
+            && d.contains("\r\nCorrelation ID: ")
+            && d.contains("\r\nTimestamp: ")
+    );
     let ts = v["timestamp"].as_str().unwrap();
     assert_eq!(ts.len(), 20, "{ts}");
     assert!(ts.ends_with('Z'));
     uuid::Uuid::parse_str(v["trace_id"].as_str().unwrap()).unwrap();
     uuid::Uuid::parse_str(v["correlation_id"].as_str().unwrap()).unwrap();
-    assert_eq!(v["error_uri"], format!("https://login.microsoftonline.com/error?code={want_code}"));
+    assert_eq!(
+        v["error_uri"],
+        format!("https://login.microsoftonline.com/error?code={want_code}")
+    );
 }
