@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -30,7 +30,7 @@ pub enum FixtureError {
 }
 
 /// A parsed tenant fixture (see `sim/README.md` for the format).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fixture {
     /// Simulator-wide behaviour.
@@ -42,7 +42,7 @@ pub struct Fixture {
 }
 
 /// Simulator-wide behaviour.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// Fixed `expires_in` for issued tokens; `None` draws 3600–5399 s at random.
@@ -70,7 +70,7 @@ impl Default for Settings {
 }
 
 /// One tenant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantSpec {
     /// Tenant (directory) ID.
@@ -98,7 +98,7 @@ pub struct TenantSpec {
 }
 
 /// Per-app Exchange request budget: `budget` calls per `window_secs`, then 429.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ThrottleSpec {
     /// Calls allowed per window; 0 disables throttling.
@@ -117,7 +117,7 @@ impl Default for ThrottleSpec {
 }
 
 /// An app registration (and its service principal).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppSpec {
     /// Display name.
@@ -143,8 +143,8 @@ pub struct AppSpec {
     pub exchange: ExchangeRegistration,
 }
 
-/// A client secret.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A client secret. `Debug` never shows the value.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretSpec {
     /// Secret ID (what the portal shows next to the value; never accepted as the secret).
@@ -157,7 +157,7 @@ pub struct SecretSpec {
 }
 
 /// A registered certificate: by path (resolved against the fixture's directory) or inline PEM.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateSpec {
     /// Path of a PEM file holding the certificate (other PEM blocks are ignored).
@@ -169,7 +169,7 @@ pub struct CertificateSpec {
 }
 
 /// Exchange service principal registration and management role assignments.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ExchangeRegistration {
     /// Whether `New-ServicePrincipal` was run for this app.
@@ -181,7 +181,7 @@ pub struct ExchangeRegistration {
 }
 
 /// A management role definition.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoleSpec {
     /// Role name.
@@ -191,7 +191,7 @@ pub struct RoleSpec {
 }
 
 /// A mailbox.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MailboxSpec {
     /// Alias (mail nickname); also the local part of the default address.
@@ -230,12 +230,22 @@ pub struct MailboxSpec {
     pub send_on_behalf: Vec<String>,
 }
 
+impl std::fmt::Debug for SecretSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretSpec")
+            .field("id", &self.id)
+            .field("value", &"[secret elided]")
+            .field("expires", &self.expires)
+            .finish()
+    }
+}
+
 fn default_mailbox_type() -> String {
     "UserMailbox".to_owned()
 }
 
 /// A distribution group.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupSpec {
     /// Name (unique).
@@ -358,6 +368,14 @@ fn load_certificate(cert: &mut CertificateSpec, base_dir: &Path) -> Result<(), F
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_shows_secret_values() {
+        let f = Fixture::contoso();
+        let text = format!("{f:?}");
+        assert!(!text.contains("TEST-ONLY"), "secret value in Debug output");
+        assert!(text.contains("[secret elided]"));
+    }
 
     #[test]
     fn contoso_parses() {
