@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 fn form<'a>(app: &'a str, secret: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
