@@ -159,81 +159,71 @@ struct Advance {
     ms: u64,
 }
 
+type St = State<Arc<SimState>>;
+
+fn ok() -> Json<serde_json::Value> {
+    Json(json!({"ok": true}))
+}
+
+async fn counters(State(st): St) -> Json<CounterSnapshot> {
+    Json(SimControl::new(st).counters())
+}
+
+async fn reset(State(st): St) -> Json<serde_json::Value> {
+    SimControl::new(st).reset_counters();
+    ok()
+}
+
+async fn get_faults(State(st): St) -> Json<Faults> {
+    Json(SimControl::new(st).faults())
+}
+
+async fn put_faults(State(st): St, Json(f): Json<Faults>) -> Json<serde_json::Value> {
+    SimControl::new(st).set_faults(f);
+    ok()
+}
+
+async fn register(State(st): St, Path(id): Path<Uuid>) -> Response {
+    result(SimControl::new(st).register_service_principal(id))
+}
+
+async fn unregister(State(st): St, Path(id): Path<Uuid>) -> Response {
+    result(SimControl::new(st).unregister_service_principal(id))
+}
+
+async fn roles(State(st): St, Path(id): Path<Uuid>, Json(roles): Json<Vec<String>>) -> Response {
+    result(SimControl::new(st).set_roles(id, roles))
+}
+
+async fn expire(State(st): St, Path(id): Path<Uuid>) -> Response {
+    result(SimControl::new(st).expire_secret(id))
+}
+
+async fn directory(State(st): St, Path(t): Path<String>) -> Response {
+    match SimControl::new(st).directory(&t) {
+        Ok(d) => Json(d).into_response(),
+        Err(e) => (StatusCode::NOT_FOUND, Json(json!({"error": e.to_string()}))).into_response(),
+    }
+}
+
+async fn advance(State(st): St, Json(a): Json<Advance>) -> Json<serde_json::Value> {
+    SimControl::new(st).advance_clock(Duration::from_secs(a.secs) + Duration::from_millis(a.ms));
+    ok()
+}
+
 /// `/_sim/...` routes.
 pub(crate) fn routes() -> Router<Arc<SimState>> {
-    let c = |st: Arc<SimState>| SimControl::new(st);
     Router::new()
-        .route("/_sim/health", get(|| async { Json(json!({"ok": true})) }))
-        .route(
-            "/_sim/counters",
-            get(move |State(st): State<Arc<SimState>>| async move { Json(c(st).counters()) }),
-        )
-        .route(
-            "/_sim/counters/reset",
-            post(move |State(st): State<Arc<SimState>>| async move {
-                c(st).reset_counters();
-                Json(json!({"ok": true}))
-            }),
-        )
-        .route(
-            "/_sim/faults",
-            get(move |State(st): State<Arc<SimState>>| async move { Json(c(st).faults()) }).put(
-                move |State(st): State<Arc<SimState>>, Json(f): Json<Faults>| async move {
-                    c(st).set_faults(f);
-                    Json(json!({"ok": true}))
-                },
-            ),
-        )
+        .route("/_sim/health", get(|| async { ok() }))
+        .route("/_sim/counters", get(counters))
+        .route("/_sim/counters/reset", post(reset))
+        .route("/_sim/faults", get(get_faults).put(put_faults))
         .route(
             "/_sim/apps/{app_id}/service-principal",
-            post(
-                move |State(st): State<Arc<SimState>>, Path(id): Path<Uuid>| async move {
-                    result(c(st).register_service_principal(id))
-                },
-            )
-            .delete(
-                move |State(st): State<Arc<SimState>>, Path(id): Path<Uuid>| async move {
-                    result(c(st).unregister_service_principal(id))
-                },
-            ),
+            post(register).delete(unregister),
         )
-        .route(
-            "/_sim/apps/{app_id}/roles",
-            put(
-                move |State(st): State<Arc<SimState>>,
-                      Path(id): Path<Uuid>,
-                      Json(roles): Json<Vec<String>>| async move {
-                    result(c(st).set_roles(id, roles))
-                },
-            ),
-        )
-        .route(
-            "/_sim/apps/{app_id}/expire-secret",
-            post(
-                move |State(st): State<Arc<SimState>>, Path(id): Path<Uuid>| async move {
-                    result(c(st).expire_secret(id))
-                },
-            ),
-        )
-        .route(
-            "/_sim/tenants/{tenant}/directory",
-            get(
-                move |State(st): State<Arc<SimState>>, Path(t): Path<String>| async move {
-                    match c(st).directory(&t) {
-                        Ok(d) => Json(d).into_response(),
-                        Err(e) => (StatusCode::NOT_FOUND, Json(json!({"error": e.to_string()})))
-                            .into_response(),
-                    }
-                },
-            ),
-        )
-        .route(
-            "/_sim/clock/advance",
-            post(
-                move |State(st): State<Arc<SimState>>, Json(a): Json<Advance>| async move {
-                    c(st).advance_clock(Duration::from_secs(a.secs) + Duration::from_millis(a.ms));
-                    Json(json!({"ok": true}))
-                },
-            ),
-        )
+        .route("/_sim/apps/{app_id}/roles", put(roles))
+        .route("/_sim/apps/{app_id}/expire-secret", post(expire))
+        .route("/_sim/tenants/{tenant}/directory", get(directory))
+        .route("/_sim/clock/advance", post(advance))
 }

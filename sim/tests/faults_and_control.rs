@@ -78,7 +78,12 @@ async fn throttling_budget_with_retry_after() {
     f.tenants[0].throttle.window_secs = 60;
     let sim = sim_with(f).await;
     let t = sim.token().await;
-    for _ in 0..3 {
+    let (s, h, _) = get_mailbox(&sim, &t).await;
+    assert_eq!(s, 200);
+    assert_eq!(h["rate-limit-limit"], "3");
+    assert_eq!(h["rate-limit-remaining"], "2");
+    assert!(h["rate-limit-reset"].to_str().unwrap().ends_with('Z'));
+    for _ in 0..2 {
         assert_eq!(get_mailbox(&sim, &t).await.0, 200);
     }
     let (s, h, _) = get_mailbox(&sim, &t).await;

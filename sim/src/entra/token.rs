@@ -256,25 +256,21 @@ fn audiences(st: &SimState, tenant: &TenantState, segment: &str, base: &str) -> 
     out
 }
 
-fn success(
+fn claims_for(
     st: &SimState,
     tenant: &TenantState,
     app: &AppState,
     resource: &str,
     acr: &str,
-) -> Result<Response, AadError> {
-    let lifetime = st
-        .settings
-        .token_lifetime_secs
-        .unwrap_or_else(|| rand::rng().random_range(3600..=5399));
-    let lifetime = i64::try_from(lifetime).unwrap_or(3599);
+    lifetime: i64,
+) -> AccessClaims {
     let now = st.clock.unix();
     let roles = if super::EXCHANGE_RESOURCES.contains(&resource) {
         app.spec.permissions.clone()
     } else {
         Vec::new()
     };
-    let claims = AccessClaims {
+    AccessClaims {
         aud: request::token_audience(resource),
         iss: format!("https://sts.windows.net/{}/", tenant.id),
         iat: now,
@@ -289,7 +285,22 @@ fn success(
         tid: tenant.id.to_string(),
         uti: new_uti(),
         ver: "1.0".to_owned(),
-    };
+    }
+}
+
+fn success(
+    st: &SimState,
+    tenant: &TenantState,
+    app: &AppState,
+    resource: &str,
+    acr: &str,
+) -> Result<Response, AadError> {
+    let lifetime = st
+        .settings
+        .token_lifetime_secs
+        .unwrap_or_else(|| rand::rng().random_range(3600..=5399));
+    let lifetime = i64::try_from(lifetime).unwrap_or(3599);
+    let claims = claims_for(st, tenant, app, resource, acr, lifetime);
     let token = st.issuer.sign(&claims).map_err(|_| AadError {
         status: StatusCode::INTERNAL_SERVER_ERROR,
         error: "server_error",

@@ -105,10 +105,16 @@ fn handle(st: &SimState, req: &Request, parsed: Option<Value>) -> (Response, Str
     if let Err(b) = auth::allowed(tenant, app, def.name, &req.request_id) {
         return (b.0, b.1.to_owned());
     }
-    if let Some(r) = throttle(st, tenant, app, &req.request_id) {
-        return (r, "throttled".to_owned());
+    let budget = match throttle(st, tenant, app, &req.request_id) {
+        Ok(b) => b,
+        Err(r) => return (*r, "throttled".to_owned()),
+    };
+    let (mut resp, outcome) = execute(st, tenant, def, input.get("Parameters"), req);
+    if let Some(b) = budget {
+        rate_limit_headers(&mut resp, b);
     }
-    execute(st, tenant, app, def, input.get("Parameters"), req)
+    tracing::debug!(cmdlet = def.name, outcome = %outcome, "invoke");
+    (resp, outcome)
 }
 
 fn retry_after(resp: &mut Response, secs: u64) {
@@ -162,15 +168,18 @@ fn throttled(retry: u64, request_id: &str) -> Response {
     r
 }
 
+/// What is left of an app's budget: (limit, remaining, window end in Unix ms).
+type Remaining = (u32, u32, i64);
+
 /// The per-app budget: `budget` calls per window, then 429 until the window ends.
 fn throttle(
     st: &SimState,
     tenant: &TenantState,
     app: &AppState,
     request_id: &str,
-) -> Option<Response> {
+) -> Result<Option<Remaining>, Box<Response>> {
     if tenant.throttle.budget == 0 {
-        return None;
+        return Ok(None);
     }
     let now = st.clock.unix_ms();
     let window = i64::try_from(tenant.throttle.window_secs.max(1)).unwrap_or(60) * 1000;
@@ -183,10 +192,35 @@ fn throttle(
     if b.used >= tenant.throttle.budget {
         let left_ms = (b.window_start_ms + window - now).max(1);
         let secs = u64::try_from((left_ms + 999) / 1000).unwrap_or(1);
-        return Some(throttled(secs, request_id));
+        return Err(Box::new(throttled(secs, request_id)));
     }
     b.used += 1;
-    None
+    Ok(Some((
+        tenant.throttle.budget,
+        tenant.throttle.budget - b.used,
+        b.window_start_ms + window,
+    )))
+}
+
+/// `Rate-Limit-Limit`, `Rate-Limit-Remaining`, `Rate-Limit-Reset` as captured (§2.2).
+fn rate_limit_headers(resp: &mut Response, (limit, remaining, reset_ms): Remaining) {
+    let reset = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(reset_ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default();
+    let h = resp.headers_mut();
+    for (k, v) in [
+        ("Rate-Limit-Limit", limit.to_string()),
+        ("Rate-Limit-Remaining", remaining.to_string()),
+        ("Rate-Limit-Reset", reset),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    }
 }
 
 /// Warnings and an optional confirmation message: the call is answered without running.
@@ -217,10 +251,25 @@ fn confirm_or_whatif(
     Ok(None)
 }
 
+fn new_call(st: &SimState, tenant: &TenantState, params: Params) -> Call {
+    Call {
+        params,
+        now_ms: st.clock.unix_ms(),
+        lag_ms: i64::try_from(st.faults.get().read_after_write_lag_ms).unwrap_or(0),
+        created: st
+            .clock
+            .now()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        warnings: Vec::new(),
+        tenant_id: tenant.id,
+        tenant_name: tenant.display_name.clone(),
+    }
+}
+
 fn execute(
     st: &SimState,
     tenant: &TenantState,
-    _app: &AppState,
     def: &CmdletDef,
     raw: Option<&Value>,
     req: &Request,
@@ -249,19 +298,7 @@ fn execute(
         }
         Ok(None) => {}
     }
-    let mut call = Call {
-        params,
-        now_ms: st.clock.unix_ms(),
-        lag_ms: i64::try_from(st.faults.get().read_after_write_lag_ms).unwrap_or(0),
-        created: st
-            .clock
-            .now()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        warnings: Vec::new(),
-        tenant_id: tenant.id,
-        tenant_name: tenant.display_name.clone(),
-    };
+    let mut call = new_call(st, tenant, params);
     let result = {
         let mut dir = tenant.directory.write();
         (def.run)(&mut dir, &mut call)

@@ -197,55 +197,15 @@ pub(super) fn new(dir: &mut Directory, call: &mut Call) -> Result<Vec<Value>, Cm
     );
     g.members = members;
     g.managed_by = owners;
-    if let Some(r) = call.params.string("MemberJoinRestriction")? {
-        g.member_join_restriction = canonical(
-            "MemberJoinRestriction",
-            &r,
-            &["Open", "Closed", "ApprovalRequired"],
-        )?;
-    }
-    if let Some(r) = call.params.string("MemberDepartRestriction")? {
-        g.member_depart_restriction =
-            canonical("MemberDepartRestriction", &r, &["Open", "Closed"])?;
-    }
-    if let Some(b) = call.params.boolean("RequireSenderAuthenticationEnabled")? {
-        g.require_sender_authentication_enabled = b;
-    }
+    apply_settings(&mut g, call)?;
     g.visible_from_ms = call.now_ms + call.lag_ms;
     let out = render::group(dir, &g);
     dir.data.groups.push(g);
     Ok(vec![out])
 }
 
-fn apply_set(dir: &Directory, g: &mut Group, call: &Call) -> Result<(), CmdletError> {
-    if let Some(n) = call.params.string("Name")? {
-        if name_taken(dir, &n, Some(g.guid)) {
-            return Err(CmdletError::already_exists(&render::distinguished_name(
-                dir, &n,
-            )));
-        }
-        g.name = n;
-    }
-    if let Some(a) = call.params.string("Alias")? {
-        g.alias = a;
-    }
-    if let Some(d) = call.params.string("DisplayName")? {
-        g.display_name = d;
-    }
-    if let Some(s) = call.params.string("PrimarySmtpAddress")?
-        && !s.eq_ignore_ascii_case(&g.primary_smtp_address)
-    {
-        check_address(dir, &s, Some(g.guid))?;
-        for a in &mut g.email_addresses {
-            if a.starts_with("SMTP:") {
-                *a = format!("smtp:{}", &a[5..]);
-            }
-        }
-        g.email_addresses
-            .retain(|a| !crate::directory::strip_prefix(a).eq_ignore_ascii_case(&s));
-        g.email_addresses.insert(0, format!("SMTP:{s}"));
-        g.primary_smtp_address = s;
-    }
+/// Flags and restrictions accepted by both New- and Set-DistributionGroup.
+fn apply_settings(g: &mut Group, call: &Call) -> Result<(), CmdletError> {
     if let Some(b) = call.params.boolean("HiddenFromAddressListsEnabled")? {
         g.hidden_from_address_lists_enabled = b;
     }
@@ -263,6 +223,45 @@ fn apply_set(dir: &Directory, g: &mut Group, call: &Call) -> Result<(), CmdletEr
         g.member_depart_restriction =
             canonical("MemberDepartRestriction", &r, &["Open", "Closed"])?;
     }
+    Ok(())
+}
+
+/// A new primary address; the old one stays as a secondary `smtp:` address.
+fn set_primary_address(dir: &Directory, g: &mut Group, call: &Call) -> Result<(), CmdletError> {
+    if let Some(s) = call.params.string("PrimarySmtpAddress")?
+        && !s.eq_ignore_ascii_case(&g.primary_smtp_address)
+    {
+        check_address(dir, &s, Some(g.guid))?;
+        for a in &mut g.email_addresses {
+            if a.starts_with("SMTP:") {
+                *a = format!("smtp:{}", &a[5..]);
+            }
+        }
+        g.email_addresses
+            .retain(|a| !crate::directory::strip_prefix(a).eq_ignore_ascii_case(&s));
+        g.email_addresses.insert(0, format!("SMTP:{s}"));
+        g.primary_smtp_address = s;
+    }
+    Ok(())
+}
+
+fn apply_set(dir: &Directory, g: &mut Group, call: &Call) -> Result<(), CmdletError> {
+    if let Some(n) = call.params.string("Name")? {
+        if name_taken(dir, &n, Some(g.guid)) {
+            return Err(CmdletError::already_exists(&render::distinguished_name(
+                dir, &n,
+            )));
+        }
+        g.name = n;
+    }
+    if let Some(a) = call.params.string("Alias")? {
+        g.alias = a;
+    }
+    if let Some(d) = call.params.string("DisplayName")? {
+        g.display_name = d;
+    }
+    set_primary_address(dir, g, call)?;
+    apply_settings(g, call)?;
     if let Some(u) = call.params.multi("ManagedBy")? {
         let r = |v: Vec<String>| {
             v.iter()
