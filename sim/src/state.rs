@@ -50,7 +50,10 @@ const BUILTIN_ROLES: &[(&str, &[&str])] = &[
             "Get-Recipient",
         ],
     ),
-    ("View-Only Configuration", &["Get-OrganizationConfig"]),
+    (
+        "View-Only Configuration",
+        &["Get-OrganizationConfig", "Get-AcceptedDomain"],
+    ),
     (
         "View-Only Recipients",
         &[

@@ -29,6 +29,8 @@ pub struct Directory {
     pub default_domain: String,
     /// The `*.onmicrosoft.com` domain (organisation name).
     pub initial_domain: String,
+    /// All accepted domains.
+    pub domains: Vec<String>,
 }
 
 fn stable_guid(tenant: Uuid, kind: &str, key: &str) -> Uuid {
@@ -55,6 +57,7 @@ impl Directory {
             },
             default_domain,
             initial_domain,
+            domains: spec.domains.clone(),
         };
         for m in &spec.mailboxes {
             let mailbox = dir.new_mailbox(spec.id, m, created);

@@ -81,6 +81,7 @@ pub(crate) fn app<'a>(
     st: &SimState,
     tenant: &'a TenantState,
     claims: &AccessClaims,
+    permission: &str,
     request_id: &str,
 ) -> Result<&'a AppState, Refusal> {
     let unauthorized = || -> Refusal {
@@ -95,7 +96,7 @@ pub(crate) fn app<'a>(
         ))
     };
     let app = tenant.app(&claims.appid).ok_or_else(unauthorized)?;
-    if !claims.roles.iter().any(|r| r == "Exchange.ManageAsApp") {
+    if !claims.roles.iter().any(|r| r == permission) {
         return Err(Box::new((
             gateway_error(
                 StatusCode::UNAUTHORIZED,

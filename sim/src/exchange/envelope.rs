@@ -120,6 +120,15 @@ impl CmdletError {
         )
     }
 
+    /// A cmdlet a v2.0 endpoint does not accept.
+    pub fn not_supported(cmdlet: &str, endpoint: &str) -> Self {
+        Self::bad(
+            "Ex7D21E4",
+            "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
+            format!("The cmdlet '{cmdlet}' is not supported by the '{endpoint}' endpoint."),
+        )
+    }
+
     /// Missing mandatory parameters.
     pub fn missing_parameters(names: &str) -> Self {
         Self::bad(

@@ -22,6 +22,8 @@ use crate::state::{AppState, SimState, TenantState};
 /// What one request carried.
 struct Request {
     segment: String,
+    /// `None` for the beta gateway, `Some(endpoint)` for `/adminapi/v2.0/{tenant}/{endpoint}`.
+    v2_endpoint: Option<String>,
     query: HashMap<String, String>,
     base: String,
     headers: HeaderMap,
@@ -29,11 +31,82 @@ struct Request {
     request_id: String,
 }
 
-/// Axum handler.
+const BETA_PERMISSION: &str = "Exchange.ManageAsApp";
+const V2_PERMISSION: &str = "Exchange.ManageAsAppV2";
+
+/// v2.0 endpoints and the cmdlets each accepts (reference §7); `Set-Mailbox` only with
+/// `GrantSendOnBehalfTo`.
+const V2_ENDPOINTS: &[(&str, &[&str])] = &[
+    ("OrganizationConfig", &["Get-OrganizationConfig"]),
+    ("AcceptedDomain", &["Get-AcceptedDomain"]),
+    ("Mailbox", &["Get-Mailbox", "Set-Mailbox"]),
+    ("DistributionGroupMember", &["Get-DistributionGroupMember"]),
+];
+
+impl Request {
+    fn version(&self) -> &'static str {
+        if self.v2_endpoint.is_some() {
+            "v2.0"
+        } else {
+            "beta"
+        }
+    }
+}
+
+/// Why a v2.0 endpoint refuses a cmdlet or parameter, if it does.
+fn v2_refusal(endpoint: &str, def: &CmdletDef, input: &Value) -> Option<CmdletError> {
+    let allowed = V2_ENDPOINTS
+        .iter()
+        .find(|(e, _)| e.eq_ignore_ascii_case(endpoint))
+        .map(|(_, c)| *c)
+        .unwrap_or(&[]);
+    if !allowed.contains(&def.name) {
+        return Some(CmdletError::not_supported(def.name, endpoint));
+    }
+    if def.name != "Set-Mailbox" {
+        return None;
+    }
+    let params = input.get("Parameters").and_then(Value::as_object)?;
+    params
+        .keys()
+        .find(|k| {
+            !k.contains('@')
+                && !["Identity", "GrantSendOnBehalfTo"]
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(k))
+        })
+        .map(|k| CmdletError::unknown_parameter(k))
+}
+
+/// Axum handler of the beta gateway (`InvokeCommand`).
 pub(crate) async fn invoke(
     State(st): State<Arc<SimState>>,
     Path(segment): Path<String>,
     Query(query): Query<HashMap<String, String>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    run(st, segment, None, query, uri, headers, body).await
+}
+
+/// Axum handler of the v2.0 Admin API (`/adminapi/v2.0/{tenant}/{endpoint}`).
+pub(crate) async fn invoke_v2(
+    State(st): State<Arc<SimState>>,
+    Path((segment, endpoint)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    run(st, segment, Some(endpoint), query, uri, headers, body).await
+}
+
+async fn run(
+    st: Arc<SimState>,
+    segment: String,
+    v2_endpoint: Option<String>,
+    query: HashMap<String, String>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
@@ -45,6 +118,7 @@ pub(crate) async fn invoke(
     let base = crate::entra::request_base(&st, &uri, &headers);
     let req = Request {
         segment,
+        v2_endpoint,
         query,
         base,
         headers,
@@ -78,7 +152,12 @@ fn handle(st: &SimState, req: &Request, parsed: Option<Value>) -> (Response, Str
         Ok(x) => x,
         Err(b) => return (b.0, b.1.to_owned()),
     };
-    let app = match auth::app(st, tenant, &claims, &req.request_id) {
+    let permission = if req.v2_endpoint.is_some() {
+        V2_PERMISSION
+    } else {
+        BETA_PERMISSION
+    };
+    let app = match auth::app(st, tenant, &claims, permission, &req.request_id) {
         Ok(a) => a,
         Err(b) => return (b.0, b.1.to_owned()),
     };
@@ -102,6 +181,16 @@ fn handle(st: &SimState, req: &Request, parsed: Option<Value>) -> (Response, Str
             "unknown_cmdlet".to_owned(),
         );
     };
+    if let Some(e) = req
+        .v2_endpoint
+        .as_deref()
+        .and_then(|ep| v2_refusal(ep, def, input))
+    {
+        return (
+            envelope::cmdlet_error(&e, &[], &req.request_id),
+            e.short_type().to_owned(),
+        );
+    }
     if let Err(b) = auth::allowed(tenant, app, def.name, &req.request_id) {
         return (b.0, b.1.to_owned());
     }
@@ -275,8 +364,10 @@ fn execute(
     req: &Request,
 ) -> (Response, String) {
     let context = format!(
-        "{}/adminapi/beta/{}/$metadata#Collection(Exchange.GenericHashTable)",
-        req.base, req.segment
+        "{}/adminapi/{}/{}/$metadata#Collection(Exchange.GenericHashTable)",
+        req.base,
+        req.version(),
+        req.segment
     );
     let fail = |e: CmdletError, w: &[String]| {
         let label = e.short_type().to_owned();
@@ -344,9 +435,11 @@ fn paginate(def: &CmdletDef, items: Vec<Value>, req: &Request) -> (Vec<Value>, O
     let page: Vec<Value> = items.into_iter().skip(skip).take(size).collect();
     let next = (skip + size < total).then(|| {
         let mut link = format!(
-            "{}/adminapi/beta/{}/InvokeCommand?$skiptoken={}",
+            "{}/adminapi/{}/{}/{}?$skiptoken={}",
             req.base,
+            req.version(),
             req.segment,
+            req.v2_endpoint.as_deref().unwrap_or("InvokeCommand"),
             skip + size
         );
         if let Some(sel) = req.query.get("$select") {

@@ -1,4 +1,5 @@
-//! Exchange Online: `POST /adminapi/beta/{tenant}/InvokeCommand` against the in-memory directory.
+//! Exchange Online: `POST /adminapi/beta/{tenant}/InvokeCommand` (and the v2.0 Admin API
+//! endpoints) against the in-memory directory.
 //!
 //! - `auth`: bearer token, service principal and RBAC checks
 //! - `params`: §1.3 parameter decoding
@@ -25,8 +26,13 @@ use crate::state::SimState;
 
 /// Routes of the Exchange side.
 pub(crate) fn routes() -> Router<Arc<SimState>> {
-    Router::new().route(
-        "/adminapi/beta/{tenant}/InvokeCommand",
-        post(invoke::invoke),
-    )
+    Router::new()
+        .route(
+            "/adminapi/beta/{tenant}/InvokeCommand",
+            post(invoke::invoke),
+        )
+        .route(
+            "/adminapi/v2.0/{tenant}/{endpoint}",
+            post(invoke::invoke_v2),
+        )
 }

@@ -276,3 +276,16 @@ pub(crate) fn organization(dir: &Directory, display_name: &str, tenant: Uuid) ->
         "IsValid": true,
     })
 }
+
+/// Get-AcceptedDomain output for one domain.
+pub(crate) fn accepted_domain(dir: &Directory, domain: &str) -> Value {
+    json!({
+        "Identity": domain,
+        "Name": domain,
+        "DomainName": domain,
+        "DomainType": "Authoritative",
+        "Default": domain.eq_ignore_ascii_case(&dir.default_domain),
+        "InitialDomain": domain.eq_ignore_ascii_case(&dir.initial_domain),
+        "IsValid": true,
+    })
+}

@@ -145,6 +145,24 @@ pub(super) fn get_organization_config(
     )])
 }
 
+/// Get-AcceptedDomain.
+pub(super) fn get_accepted_domain(
+    dir: &mut Directory,
+    call: &mut Call,
+) -> Result<Vec<Value>, CmdletError> {
+    let want = call.params.string("Identity")?;
+    let out: Vec<Value> = dir
+        .domains
+        .iter()
+        .filter(|d| want.as_ref().is_none_or(|w| w.eq_ignore_ascii_case(d)))
+        .map(|d| render::accepted_domain(dir, d))
+        .collect();
+    match (want, out.is_empty()) {
+        (Some(w), true) => Err(CmdletError::not_found(&w)),
+        _ => Ok(out),
+    }
+}
+
 /// Parse `"49GB"`, `"49 GB"`, `"500MB"`, `"unlimited"` or a byte count.
 pub(crate) fn parse_quota(name: &str, s: &str) -> Result<Option<u64>, CmdletError> {
     let t = s.trim().replace(' ', "").to_ascii_uppercase();

@@ -109,6 +109,13 @@ static CMDLETS: &[CmdletDef] = &[
         mailbox::get_organization_config,
     ),
     def(
+        "Get-AcceptedDomain",
+        &["Identity"],
+        &[],
+        READ_ONE,
+        mailbox::get_accepted_domain,
+    ),
+    def(
         "Get-MailboxAutoReplyConfiguration",
         &["Identity"],
         &["Identity"],
