@@ -28,6 +28,9 @@ pub struct Faults {
     pub entra_fail_next: Vec<u16>,
     /// New objects stay invisible to reads for this long, in milliseconds.
     pub read_after_write_lag_ms: u64,
+    /// Every Nth successful Exchange answer claims `Content-Encoding: gzip` over a body that is
+    /// not gzip (observed intermittently on the real gateway; 0 = off).
+    pub corrupt_gzip_every: u32,
 }
 
 /// What the fault layer decided for one request.
@@ -44,6 +47,7 @@ pub(crate) enum Injected {
 pub(crate) struct FaultState {
     faults: Mutex<Faults>,
     exchange_calls: AtomicU64,
+    successes: AtomicU64,
 }
 
 impl FaultState {
@@ -54,6 +58,14 @@ impl FaultState {
     pub(crate) fn set(&self, faults: Faults) {
         *self.faults.lock() = faults;
         self.exchange_calls.store(0, Ordering::Relaxed);
+        self.successes.store(0, Ordering::Relaxed);
+    }
+
+    /// Whether this successful Exchange answer should be corrupted.
+    pub(crate) fn corrupt_success(&self) -> bool {
+        let every = u64::from(self.faults.lock().corrupt_gzip_every);
+        let n = self.successes.fetch_add(1, Ordering::Relaxed) + 1;
+        every > 0 && n.is_multiple_of(every)
     }
 
     /// Decide the fate of one Exchange call.

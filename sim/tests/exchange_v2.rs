@@ -9,7 +9,10 @@ use serde_json::{Value, json};
 async fn v2(sim: &Sim, token: &str, endpoint: &str, cmdlet: &str, params: Value) -> (u16, Value) {
     let r = sim
         .client
-        .post(format!("{}/adminapi/v2.0/{TENANT}/{endpoint}", sim.server.exchange()))
+        .post(format!(
+            "{}/adminapi/v2.0/{TENANT}/{endpoint}",
+            sim.server.exchange()
+        ))
         .bearer_auth(token)
         .header("Prefer", "odata.maxpagesize=2")
         .json(&json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}}))
@@ -25,29 +28,95 @@ async fn v2_endpoints_need_manage_as_app_v2_and_restrict_cmdlets() {
     f.app_mut(uuid(CERT_APP)).unwrap().permissions = vec!["Exchange.ManageAsAppV2".into()];
     let sim = sim_with(f).await;
     let v1 = sim.token().await;
-    assert_eq!(v2(&sim, &v1, "Mailbox", "Get-Mailbox", json!({"Identity": "alexw"})).await.0, 401);
+    assert_eq!(
+        v2(
+            &sim,
+            &v1,
+            "Mailbox",
+            "Get-Mailbox",
+            json!({"Identity": "alexw"})
+        )
+        .await
+        .0,
+        401
+    );
     let t = sim.cert_token().await;
     // a ManageAsAppV2-only token is refused by the beta gateway
-    assert_eq!(sim.invoke_with(&t, TENANT, "Get-Mailbox", json!({})).await.0, 401);
-    let (s, v) = v2(&sim, &t, "Mailbox", "Get-Mailbox", json!({"Identity": "alexw"})).await;
+    assert_eq!(
+        sim.invoke_with(&t, TENANT, "Get-Mailbox", json!({}))
+            .await
+            .0,
+        401
+    );
+    let (s, v) = v2(
+        &sim,
+        &t,
+        "Mailbox",
+        "Get-Mailbox",
+        json!({"Identity": "alexw"}),
+    )
+    .await;
     assert_eq!(s, 200, "{v}");
-    assert!(v["@odata.context"].as_str().unwrap().contains("/adminapi/v2.0/"));
+    assert!(
+        v["@odata.context"]
+            .as_str()
+            .unwrap()
+            .contains("/adminapi/v2.0/")
+    );
     sim.ok("Get-Mailbox", json!({"Identity": "alexw"})).await;
     let (s, _) = v2(&sim, &t, "Mailbox", "Set-Mailbox", json!({"Identity": "alexw", "GrantSendOnBehalfTo": {"@odata.type": "#Exchange.GenericHashTable", "add": ["meganb"]}})).await;
     assert_eq!(s, 200);
-    assert_eq!(sim.dir().mailbox("alexw").unwrap().grant_send_on_behalf_to.len(), 1);
-    let (s, v) = v2(&sim, &t, "Mailbox", "Set-Mailbox", json!({"Identity": "alexw", "HiddenFromAddressListsEnabled": true})).await;
+    assert_eq!(
+        sim.dir()
+            .mailbox("alexw")
+            .unwrap()
+            .grant_send_on_behalf_to
+            .len(),
+        1
+    );
+    let (s, v) = v2(
+        &sim,
+        &t,
+        "Mailbox",
+        "Set-Mailbox",
+        json!({"Identity": "alexw", "HiddenFromAddressListsEnabled": true}),
+    )
+    .await;
     assert_eq!(s, 400, "{v}");
-    let (s, v) = v2(&sim, &t, "Mailbox", "New-DistributionGroup", json!({"Name": "x"})).await;
+    let (s, v) = v2(
+        &sim,
+        &t,
+        "Mailbox",
+        "New-DistributionGroup",
+        json!({"Name": "x"}),
+    )
+    .await;
     assert_eq!(s, 400, "{v}");
-    let (s, v) = v2(&sim, &t, "DistributionGroupMember", "Get-DistributionGroupMember", json!({"Identity": "salesteam"})).await;
+    let (s, v) = v2(
+        &sim,
+        &t,
+        "DistributionGroupMember",
+        "Get-DistributionGroupMember",
+        json!({"Identity": "salesteam"}),
+    )
+    .await;
     assert_eq!(s, 200);
     let next = v["@odata.nextLink"].as_str().unwrap();
-    assert!(next.contains("/adminapi/v2.0/") && next.contains("/DistributionGroupMember?"), "{next}");
+    assert!(
+        next.contains("/adminapi/v2.0/") && next.contains("/DistributionGroupMember?"),
+        "{next}"
+    );
     let (s, v) = v2(&sim, &t, "AcceptedDomain", "Get-AcceptedDomain", json!({})).await;
     assert_eq!(s, 200);
     assert_eq!(v["value"].as_array().unwrap().len(), 2);
     assert_eq!(v["value"][0]["InitialDomain"], true);
-    let (s, v) = v2(&sim, &t, "OrganizationConfig", "Get-OrganizationConfig", json!({})).await;
+    let (s, v) = v2(
+        &sim,
+        &t,
+        "OrganizationConfig",
+        "Get-OrganizationConfig",
+        json!({}),
+    )
+    .await;
     assert_eq!((s, v["value"][0]["Name"].as_str().unwrap()), (200, DOMAIN));
 }

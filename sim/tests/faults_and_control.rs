@@ -66,6 +66,14 @@ async fn latency_and_failing_statuses() {
         statuses.push(get_mailbox(&sim, &t).await.0);
     }
     assert_eq!(statuses, vec![200, 200, 429, 200, 200, 429]);
+    control.set_faults(Faults {
+        corrupt_gzip_every: 2,
+        ..Default::default()
+    });
+    assert!(get_mailbox(&sim, &t).await.2.is_object());
+    let (s, h, v) = get_mailbox(&sim, &t).await;
+    assert_eq!((s, h["content-encoding"].to_str().unwrap()), (200, "gzip"));
+    assert!(v.is_null(), "body is not JSON");
     let c = control.counters();
     assert_eq!(c.invokes("Get-Mailbox", "fault_429"), 3);
     assert_eq!(c.invokes("Get-Mailbox", "fault_503"), 2);

@@ -292,3 +292,16 @@ pub(crate) fn unknown_cmdlet(request_id: &str) -> Response {
     common_headers(h, request_id);
     resp
 }
+
+/// A success whose body claims gzip but is not (the "unreadable body" fault of §3.2).
+pub(crate) fn corrupt_gzip(request_id: &str) -> Response {
+    let mut resp = (StatusCode::OK, vec![0u8; 16]).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;odata.metadata=minimal;charset=utf-8"),
+    );
+    common_headers(h, request_id);
+    resp
+}

@@ -202,6 +202,12 @@ fn handle(st: &SimState, req: &Request, parsed: Option<Value>) -> (Response, Str
     if let Some(b) = budget {
         rate_limit_headers(&mut resp, b);
     }
+    if resp.status() == StatusCode::OK && st.faults.corrupt_success() {
+        return (
+            envelope::corrupt_gzip(&req.request_id),
+            "fault_corrupt_gzip".to_owned(),
+        );
+    }
     tracing::debug!(cmdlet = def.name, outcome = %outcome, "invoke");
     (resp, outcome)
 }
