@@ -325,3 +325,50 @@ async fn http2_via_alpn() {
     assert_eq!(r.version(), reqwest::Version::HTTP_2);
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn credential_shape_errors_and_invalid_instance() {
+    let sim = sim().await;
+    let jwt = Assertion::new(&sim.token_url(TENANT)).sign();
+    let mut both = assertion_form(CERT_APP, &jwt);
+    both.push(("client_secret", SECRET));
+    let (s, v) = sim.post_form(TENANT, &both).await;
+    assert_aad_error(s, &v, 400, "invalid_request", 90023);
+    let no_type: Vec<_> = assertion_form(CERT_APP, &jwt)
+        .into_iter()
+        .filter(|(k, _)| *k != "client_assertion_type")
+        .collect();
+    let (s, v) = sim.post_form(TENANT, &no_type).await;
+    assert_aad_error(s, &v, 400, "invalid_request", 900144);
+    let wrong_type: Vec<_> = assertion_form(CERT_APP, &jwt)
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "client_assertion_type" {
+                (
+                    k,
+                    "urn:ietf:params:oauth:client-assertion-type:saml2-bearer",
+                )
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let (s, v) = sim.post_form(TENANT, &wrong_type).await;
+    assert_aad_error(s, &v, 401, "invalid_client", 70002);
+    let authority = sim.server.authority();
+    let r = sim
+        .client
+        .get(format!(
+            "{authority}/common/discovery/instance?api-version=1.1&authorization_endpoint={}",
+            form_urlencoded::byte_serialize(
+                b"https://login.example.invalid/x/oauth2/v2.0/authorize"
+            )
+            .collect::<String>()
+        ))
+        .send()
+        .await
+        .unwrap();
+    let s = r.status().as_u16();
+    let v: Value = r.json().await.unwrap();
+    assert_aad_error(s, &v, 400, "invalid_instance", 50049);
+}
