@@ -2,6 +2,7 @@
 //! for Airlock's tests and demo. Behaviour follows `shared/reference/` (see `sim/README.md`).
 //!
 //! # Layout
+//! - [`contoso`]: IDs and TEST ONLY credentials of the committed sample tenant
 //! - [`fixture`]: the tenant fixture (TOML) — tenants, apps, credentials, roles, directory
 //! - `state`: the running simulator's shared state built from the fixture
 //! - `entra/`: token endpoint (client secret, client assertion), discovery, JWKS, AADSTS errors
@@ -15,6 +16,7 @@
 //! - [`server`]: [`SimServer`], the HTTPS listener (rustls + hyper, HTTP/1.1 and h2)
 
 pub mod clock;
+pub mod contoso;
 pub mod control;
 pub mod counters;
 pub mod directory;
