@@ -11,7 +11,7 @@ use crate::state::{AppState, SimState, TenantState};
 const WWW_AUTHENTICATE: &str = "Bearer client_id=\"00000002-0000-0ff1-ce00-000000000000\", trusted_issuers=\"00000001-0000-0000-c000-000000000000@*\", token_types=\"app_asserted_user_v1 service_asserted_app_v1\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", error=\"invalid_token\"";
 
 /// A refused call: the response and its counter label.
-pub(crate) type Refusal = Box<(Response, &'static str)>;
+pub(crate) type Refusal = Box<(Response, String)>;
 
 fn invalid_token(message: &str, request_id: &str) -> Refusal {
     let mut resp = gateway_error(
@@ -24,7 +24,7 @@ fn invalid_token(message: &str, request_id: &str) -> Refusal {
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static(WWW_AUTHENTICATE),
     );
-    Box::new((resp, "invalid_token"))
+    Box::new((resp, "invalid_token".to_owned()))
 }
 
 /// Verify the bearer token and return its claims and the tenant it names.
@@ -92,7 +92,7 @@ pub(crate) fn app<'a>(
                 "UnAuthorized",
                 request_id,
             ),
-            "sp_not_registered",
+            "sp_not_registered".to_owned(),
         ))
     };
     let app = tenant.app(&claims.appid).ok_or_else(unauthorized)?;
@@ -104,7 +104,7 @@ pub(crate) fn app<'a>(
                 "Access Denied",
                 request_id,
             ),
-            "no_consent",
+            "no_consent".to_owned(),
         )));
     }
     let live = app.live.lock();
@@ -132,6 +132,6 @@ pub(crate) fn allowed(
             &format!("User is not allowed to call {cmdlet}"),
             request_id,
         ),
-        "not_allowed",
+        "not_allowed".to_owned(),
     )))
 }

@@ -141,62 +141,82 @@ async fn run(
     resp
 }
 
-fn handle(st: &SimState, req: &Request, parsed: Option<Value>) -> (Response, String) {
-    if let Injected::Status(status, retry) = st.faults.exchange() {
-        return (
-            fault(status, retry, &req.request_id),
-            format!("fault_{status}"),
-        );
-    }
-    let (claims, tenant) = match auth::bearer(st, &req.segment, &req.headers, &req.request_id) {
-        Ok(x) => x,
-        Err(b) => return (b.0, b.1.to_owned()),
-    };
+/// A finished answer and its counter label.
+type Answer = (Response, String);
+
+fn cmdlet_failure(e: &CmdletError, request_id: &str) -> Box<Answer> {
+    Box::new((
+        envelope::cmdlet_error(e, &[], request_id),
+        e.short_type().to_owned(),
+    ))
+}
+
+/// Bearer token, consent and service principal: who is calling.
+fn authorize<'a>(
+    st: &'a SimState,
+    req: &Request,
+) -> Result<(&'a TenantState, &'a AppState), Box<Answer>> {
+    let (claims, tenant) = auth::bearer(st, &req.segment, &req.headers, &req.request_id)?;
     let permission = if req.v2_endpoint.is_some() {
         V2_PERMISSION
     } else {
         BETA_PERMISSION
     };
-    let app = match auth::app(st, tenant, &claims, permission, &req.request_id) {
-        Ok(a) => a,
-        Err(b) => return (b.0, b.1.to_owned()),
-    };
+    let app = auth::app(st, tenant, &claims, permission, &req.request_id)?;
+    Ok((tenant, app))
+}
+
+/// The body's cmdlet: known, accepted by the endpoint, allowed by the app's roles.
+fn cmdlet<'v>(
+    tenant: &TenantState,
+    app: &AppState,
+    req: &Request,
+    parsed: &'v Option<Value>,
+) -> Result<(&'static CmdletDef, &'v Value), Box<Answer>> {
     let Some(input) = parsed.as_ref().and_then(|v| v.get("CmdletInput")) else {
         let e = CmdletError::invalid_value(
             "CmdletInput",
             "The request body must be {\"CmdletInput\":{\"CmdletName\":...,\"Parameters\":{...}}}.",
         );
-        return (
-            envelope::cmdlet_error(&e, &[], &req.request_id),
-            e.short_type().to_owned(),
-        );
+        return Err(cmdlet_failure(&e, &req.request_id));
     };
     let name = input
         .get("CmdletName")
         .and_then(Value::as_str)
         .unwrap_or_default();
     let Some(def) = cmdlets::lookup(name) else {
-        return (
+        return Err(Box::new((
             envelope::unknown_cmdlet(&req.request_id),
             "unknown_cmdlet".to_owned(),
-        );
+        )));
     };
     if let Some(e) = req
         .v2_endpoint
         .as_deref()
         .and_then(|ep| v2_refusal(ep, def, input))
     {
+        return Err(cmdlet_failure(&e, &req.request_id));
+    }
+    auth::allowed(tenant, app, def.name, &req.request_id)?;
+    Ok((def, input))
+}
+
+fn handle(st: &SimState, req: &Request, parsed: Option<Value>) -> Answer {
+    if let Injected::Status(status, retry) = st.faults.exchange() {
         return (
-            envelope::cmdlet_error(&e, &[], &req.request_id),
-            e.short_type().to_owned(),
+            fault(status, retry, &req.request_id),
+            format!("fault_{status}"),
         );
     }
-    if let Err(b) = auth::allowed(tenant, app, def.name, &req.request_id) {
-        return (b.0, b.1.to_owned());
-    }
-    let budget = match throttle(st, tenant, app, &req.request_id) {
-        Ok(b) => b,
-        Err(r) => return (*r, "throttled".to_owned()),
+    let checked = authorize(st, req).and_then(|(tenant, app)| {
+        let (def, input) = cmdlet(tenant, app, req, &parsed)?;
+        let budget = throttle(st, tenant, app, &req.request_id)
+            .map_err(|r| Box::new((*r, "throttled".to_owned())))?;
+        Ok((tenant, def, input, budget))
+    });
+    let (tenant, def, input, budget) = match checked {
+        Ok(x) => x,
+        Err(answer) => return *answer,
     };
     let (mut resp, outcome) = execute(st, tenant, def, input.get("Parameters"), req);
     if let Some(b) = budget {
