@@ -121,6 +121,16 @@ impl SpiffeId {
     }
 }
 
+/// Whether `domain` is a valid SPIFFE trust domain: non-empty, at most 255 bytes, only lower-case
+/// letters, digits, `.`, `-` and `_`.
+pub fn valid_trust_domain(domain: &str) -> bool {
+    !domain.is_empty()
+        && domain.len() <= 255
+        && domain
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._".contains(&b))
+}
+
 fn truncate(s: &str) -> String {
     s.chars().take(128).collect()
 }

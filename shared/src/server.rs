@@ -159,7 +159,10 @@ async fn handshake(
     addr: SocketAddr,
 ) -> Result<MtlsStream, String> {
     let _ = tcp.set_nodelay(true);
-    let tls = acceptor.accept(tcp).await.map_err(|e| e.to_string())?;
+    let tls = acceptor
+        .accept(tcp)
+        .await
+        .map_err(|e| describe_tls_error(&e))?;
     let (_, conn) = tls.get_ref();
     let leaf = conn
         .peer_certificates()
@@ -174,6 +177,21 @@ async fn handshake(
             peer_addr: Some(addr),
         },
     })
+}
+
+/// A readable reason for a failed handshake: the identity problem itself when the SPIFFE
+/// check refused the certificate, rustls' own message otherwise.
+fn describe_tls_error(e: &io::Error) -> String {
+    let rustls_error = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    match rustls_error {
+        Some(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other))) => {
+            format!("invalid peer certificate: {}", other.0)
+        }
+        Some(other) => other.to_string(),
+        None => e.to_string(),
+    }
 }
 
 /// Everything [`serve`] needs besides the services.
