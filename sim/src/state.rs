@@ -13,7 +13,7 @@ use crate::directory::Directory;
 use crate::entra::assertion::RegisteredCert;
 use crate::entra::issuer::Issuer;
 use crate::faults::FaultState;
-use crate::fixture::{AppSpec, Fixture, Settings, ThrottleSpec};
+use crate::fixture::{AppSpec, Fixture, Settings, TenantSpec, ThrottleSpec};
 
 /// Built-in management roles (name → cmdlets); `*` allows every cmdlet.
 const BUILTIN_ROLES: &[(&str, &[&str])] = &[
@@ -156,43 +156,11 @@ impl SimState {
             .now()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        let mut tenants = Vec::new();
-        for spec in &fixture.tenants {
-            let directory = Directory::from_spec(spec, &created)?;
-            let mut roles: HashMap<String, Vec<String>> = BUILTIN_ROLES
-                .iter()
-                .map(|(n, c)| {
-                    (
-                        n.to_ascii_lowercase(),
-                        c.iter().map(|x| x.to_ascii_lowercase()).collect(),
-                    )
-                })
-                .collect();
-            for r in &spec.roles {
-                roles.insert(
-                    r.name.to_ascii_lowercase(),
-                    r.cmdlets.iter().map(|x| x.to_ascii_lowercase()).collect(),
-                );
-            }
-            let apps = spec
-                .apps
-                .iter()
-                .map(|a| app_state(a, now_ms))
-                .collect::<Result<_, _>>()?;
-            tenants.push(TenantState {
-                id: spec.id,
-                domains: spec.domains.clone(),
-                display_name: spec
-                    .display_name
-                    .clone()
-                    .unwrap_or_else(|| spec.domains[0].clone()),
-                apps,
-                roles,
-                directory: RwLock::new(directory),
-                throttle: spec.throttle.clone(),
-                budgets: Mutex::new(HashMap::new()),
-            });
-        }
+        let tenants = fixture
+            .tenants
+            .iter()
+            .map(|spec| tenant_state(spec, now_ms, &created))
+            .collect::<Result<_, _>>()?;
         Ok(SimState {
             settings: fixture.settings,
             tenants,
@@ -222,6 +190,43 @@ impl SimState {
     pub(crate) fn base_url(&self) -> String {
         self.base_url.read().clone()
     }
+}
+
+fn role_table(spec: &TenantSpec) -> HashMap<String, Vec<String>> {
+    let lower = |v: &[&str]| v.iter().map(|x| x.to_ascii_lowercase()).collect::<Vec<_>>();
+    let mut roles: HashMap<String, Vec<String>> = BUILTIN_ROLES
+        .iter()
+        .map(|(n, c)| (n.to_ascii_lowercase(), lower(c)))
+        .collect();
+    for r in &spec.roles {
+        roles.insert(
+            r.name.to_ascii_lowercase(),
+            r.cmdlets.iter().map(|x| x.to_ascii_lowercase()).collect(),
+        );
+    }
+    roles
+}
+
+fn tenant_state(spec: &TenantSpec, now_ms: i64, created: &str) -> Result<TenantState, SimError> {
+    let directory = Directory::from_spec(spec, created)?;
+    let apps = spec
+        .apps
+        .iter()
+        .map(|a| app_state(a, now_ms))
+        .collect::<Result<_, _>>()?;
+    Ok(TenantState {
+        id: spec.id,
+        domains: spec.domains.clone(),
+        display_name: spec
+            .display_name
+            .clone()
+            .unwrap_or_else(|| spec.domains[0].clone()),
+        apps,
+        roles: role_table(spec),
+        directory: RwLock::new(directory),
+        throttle: spec.throttle.clone(),
+        budgets: Mutex::new(HashMap::new()),
+    })
 }
 
 fn app_state(spec: &AppSpec, now_ms: i64) -> Result<AppState, SimError> {

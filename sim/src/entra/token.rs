@@ -106,20 +106,8 @@ fn find_tenant<'a>(st: &'a SimState, segment: &str) -> Result<&'a TenantState, A
     })
 }
 
-fn issue(
-    st: &SimState,
-    method: &Method,
-    segment: &str,
-    form: &TokenForm,
-    base: &str,
-) -> Result<Response, AadError> {
-    if method != Method::POST {
-        return Err(AadError::invalid_request(
-            900561,
-            format!("The endpoint only accepts POST requests. Received a {method} request."),
-        ));
-    }
-    let tenant = find_tenant(st, segment)?;
+/// No `resource` (v1 only), and `grant_type=client_credentials`.
+fn check_grant(form: &TokenForm) -> Result<(), AadError> {
     if form.get("resource").is_some() {
         return Err(AadError::invalid_request(
             901002,
@@ -134,6 +122,24 @@ fn issue(
             "The app requested an unsupported grant type '{grant}'."
         )));
     }
+    Ok(())
+}
+
+fn issue(
+    st: &SimState,
+    method: &Method,
+    segment: &str,
+    form: &TokenForm,
+    base: &str,
+) -> Result<Response, AadError> {
+    if method != Method::POST {
+        return Err(AadError::invalid_request(
+            900561,
+            format!("The endpoint only accepts POST requests. Received a {method} request."),
+        ));
+    }
+    let tenant = find_tenant(st, segment)?;
+    check_grant(form)?;
     let client_id = form
         .client_id()
         .ok_or_else(|| AadError::missing_parameter("client_id"))?;

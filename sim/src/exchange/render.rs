@@ -69,6 +69,19 @@ pub(crate) fn mailbox(dir: &Directory, m: &Mailbox) -> Value {
         "AccountDisabled".into(),
         json!(m.recipient_type_details != "UserMailbox"),
     );
+    mailbox_settings(&mut o, dir, m);
+    o.insert("MaxSendSize".into(), json!("35 MB (36,700,160 bytes)"));
+    o.insert("MaxReceiveSize".into(), json!("36 MB (37,748,736 bytes)"));
+    o.insert("ArchiveStatus".into(), json!("None"));
+    o.insert("IsMailboxEnabled".into(), json!(true));
+    o.insert("WhenCreated".into(), json!(m.when_created));
+    o.insert("WhenCreatedUTC@data.type".into(), json!("System.DateTime"));
+    o.insert("WhenCreatedUTC".into(), json!(m.when_created));
+    Value::Object(o)
+}
+
+/// Forwarding, GAL, quota, hold and delegate properties of a mailbox.
+fn mailbox_settings(o: &mut Map<String, Value>, dir: &Directory, m: &Mailbox) {
     o.insert(
         "ForwardingAddress".into(),
         json!(m.forwarding_address.map(|g| dir.name_of(g))),
@@ -105,18 +118,10 @@ pub(crate) fn mailbox(dir: &Directory, m: &Mailbox) -> Value {
         json!(m.litigation_hold_duration),
     );
     insert_multi(
-        &mut o,
+        o,
         "GrantSendOnBehalfTo",
         names(dir, &m.grant_send_on_behalf_to),
     );
-    o.insert("MaxSendSize".into(), json!("35 MB (36,700,160 bytes)"));
-    o.insert("MaxReceiveSize".into(), json!("36 MB (37,748,736 bytes)"));
-    o.insert("ArchiveStatus".into(), json!("None"));
-    o.insert("IsMailboxEnabled".into(), json!(true));
-    o.insert("WhenCreated".into(), json!(m.when_created));
-    o.insert("WhenCreatedUTC@data.type".into(), json!("System.DateTime"));
-    o.insert("WhenCreatedUTC".into(), json!(m.when_created));
-    Value::Object(o)
 }
 
 /// Get-DistributionGroup output.
