@@ -1,0 +1,113 @@
+//! The connection store: metadata in clear, each credential sealed under the master key.
+//!
+//! [`ConnectionStore`] is the backend interface (SQLite today, see [`sqlite`]; a PostgreSQL
+//! backend for highly available proxies can implement the same trait). Backends only ever see
+//! sealed blobs; [`vault::Vault`] seals and opens them.
+
+pub mod credential;
+pub mod record;
+pub mod sqlite;
+pub mod vault;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub use credential::{Credential, KeyFormat};
+pub use record::{AssertionAlg, AuthKind, CertificateMeta, ConnectionRecord, StoredConnection};
+pub use sqlite::SqliteStore;
+pub use vault::Vault;
+
+/// A boxed, sendable future: keeps [`ConnectionStore`] usable as `dyn`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why a store operation failed. Messages say which problem it is and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file is not a store, or is damaged.
+    #[error(
+        "the store file {path} is corrupted or not an Airlock store ({detail}); restore it from a backup. Airlock never repairs or overwrites it"
+    )]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// What SQLite reported.
+        detail: String,
+    },
+    /// The store was written by a newer Airlock.
+    #[error(
+        "the store file {path} has schema version {found}, newer than this proxy supports ({supported}); run the newer airlock-proxy, or restore a backup made by this version"
+    )]
+    NewerSchema {
+        /// The file.
+        path: String,
+        /// Schema version found.
+        found: i64,
+        /// Newest version this build knows.
+        supported: i64,
+    },
+    /// The master key does not open the store's key check.
+    #[error(
+        "the master key does not match the store {path}: use the master key file this store was created with (see `master_key_file` in the config)"
+    )]
+    WrongKey {
+        /// The file.
+        path: String,
+    },
+    /// The file does not exist (serve needs `airlock-proxy init` first).
+    #[error("the store file {path} does not exist; create it with `airlock-proxy init --config FILE`")]
+    Missing {
+        /// The file.
+        path: String,
+    },
+    /// `init` found an existing store.
+    #[error("the store file {path} already exists; refusing to overwrite it")]
+    Exists {
+        /// The file.
+        path: String,
+    },
+    /// No connection with this ID.
+    #[error("connection not found")]
+    NotFound,
+    /// The record changed since it was read (optimistic concurrency).
+    #[error("the connection was changed concurrently; retry")]
+    Conflict,
+    /// A sealed value did not open.
+    #[error(transparent)]
+    Seal(#[from] crate::seal::SealError),
+    /// A stored metadata document is unreadable.
+    #[error("stored metadata is unreadable: {0}")]
+    Decode(String),
+    /// Any other database failure.
+    #[error("database error: {0}")]
+    Db(String),
+}
+
+/// Storage backend for connections and sealed store-wide values.
+///
+/// Implementations must make each write atomic (a crash leaves the old or the new record) and
+/// must never rewrite a store they cannot fully read.
+pub trait ConnectionStore: Send + Sync + 'static {
+    /// Inserts a new connection.
+    fn insert(&self, conn: StoredConnection) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// One connection with its sealed credential.
+    fn get(&self, id: uuid::Uuid) -> BoxFuture<'_, Result<Option<StoredConnection>, StoreError>>;
+    /// Up to `limit` connections created after position `after` (0 = from the start), oldest
+    /// first, with the position of each.
+    fn list(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<(i64, StoredConnection)>, StoreError>>;
+    /// Replaces a connection if its stored version is still `expected_version`.
+    fn replace(
+        &self,
+        conn: StoredConnection,
+        expected_version: u64,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Deletes a connection; `NotFound` if there was none.
+    fn delete(&self, id: uuid::Uuid) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// A sealed store-wide value (for example the session-signing key).
+    fn get_value(&self, name: &str) -> BoxFuture<'_, Result<Option<Vec<u8>>, StoreError>>;
+    /// Writes a sealed store-wide value.
+    fn put_value(&self, name: &str, sealed: Vec<u8>) -> BoxFuture<'_, Result<(), StoreError>>;
+}

@@ -1,0 +1,158 @@
+use super::*;
+use crate::store::{AuthKind, Credential, Vault};
+use airlock_shared::{SecretBytes, SecretString};
+use time::OffsetDateTime;
+
+const SECRET: &str = "TEST-ONLY~store+secret/Value=77";
+
+fn key(b: u8) -> MasterKey {
+    MasterKey::from_bytes(&SecretBytes::new(vec![b; 32])).unwrap()
+}
+
+pub(crate) fn record() -> ConnectionRecord {
+    let now = OffsetDateTime::now_utc();
+    ConnectionRecord {
+        id: uuid::Uuid::new_v4(),
+        instance_name: "Contoso".into(),
+        tenant_id: "8a3f0c2e-5b7d-4e19-9c61-2f4d8b6a1e70".into(),
+        app_id: uuid::Uuid::new_v4(),
+        organization: "contoso.onmicrosoft.com".into(),
+        auth: AuthKind::ClientSecret,
+        authority_host: "https://login.microsoftonline.com".into(),
+        exchange_host: "https://outlook.office365.com".into(),
+        certificate: None,
+        create_time: now,
+        update_time: now,
+        credential_rotate_time: now,
+        version: 1,
+        credential_version: 1,
+    }
+}
+
+fn vault(store: SqliteStore, k: MasterKey) -> Vault {
+    Vault::new(Arc::new(store), Arc::new(k))
+}
+
+#[tokio::test]
+async fn crud_round_trip_and_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let v = vault(SqliteStore::create(&path, &key(1)).unwrap(), key(1));
+    let rec = record();
+    let id = rec.id;
+    v.create(rec, &Credential::ClientSecret(SecretString::new(SECRET.into()))).await.unwrap();
+    let (got, cred) = v.open(id).await.unwrap();
+    assert_eq!(got.version, 1);
+    assert!(matches!(cred, Credential::ClientSecret(s) if s.expose_secret() == SECRET));
+
+    let updated = v.update(id, |r| r.instance_name = "renamed".into()).await.unwrap();
+    assert_eq!((updated.version, updated.credential_version), (2, 1));
+    assert!(v.open(id).await.is_ok(), "metadata change keeps the credential openable");
+
+    let rotated = v
+        .rotate(id, &Credential::ClientSecret(SecretString::new("TEST-ONLY-new".into())), |_| {})
+        .await
+        .unwrap();
+    assert_eq!((rotated.version, rotated.credential_version), (3, 3));
+    let (_, cred) = v.open(id).await.unwrap();
+    assert!(matches!(cred, Credential::ClientSecret(s) if s.expose_secret() == "TEST-ONLY-new"));
+
+    assert_eq!(v.list(0, 10).await.unwrap().len(), 1);
+    v.delete(id).await.unwrap();
+    assert!(matches!(v.get(id).await, Err(StoreError::NotFound)));
+    assert!(matches!(v.delete(id).await, Err(StoreError::NotFound)));
+}
+
+#[tokio::test]
+async fn stale_version_conflicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::create(&dir.path().join("s.db"), &key(1)).unwrap();
+    let rec = record();
+    store.insert(StoredConnection { record: rec.clone(), sealed: vec![1; 40] }).await.unwrap();
+    let mut next = rec.clone();
+    next.version = 2;
+    store.replace(StoredConnection { record: next.clone(), sealed: vec![1; 40] }, 1).await.unwrap();
+    let again = store.replace(StoredConnection { record: next, sealed: vec![1; 40] }, 1).await;
+    assert!(matches!(again, Err(StoreError::Conflict)));
+}
+
+#[test]
+fn wrong_key_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    drop(SqliteStore::create(&path, &key(1)).unwrap());
+    let before = std::fs::read(&path).unwrap();
+    let err = SqliteStore::open(&path, &key(2)).unwrap_err();
+    assert!(matches!(err, StoreError::WrongKey { .. }), "{err}");
+    assert!(err.to_string().contains("master key"));
+    assert!(SqliteStore::open(&path, &key(1)).is_ok());
+    assert_eq!(before.len(), std::fs::read(&path).unwrap().len());
+}
+
+#[test]
+fn corrupted_file_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    std::fs::write(&path, b"this is not a database, it is garbage text".repeat(200)).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let err = SqliteStore::open(&path, &key(1)).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("restore it from a backup"));
+    assert_eq!(before, std::fs::read(&path).unwrap(), "never repaired or overwritten");
+}
+
+#[test]
+fn damaged_pages_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    {
+        let s = SqliteStore::create(&path, &key(1)).unwrap();
+        let c = s.conn.lock();
+        c.pragma_update(None, "journal_mode", "DELETE").unwrap();
+    }
+    let mut bytes = std::fs::read(&path).unwrap();
+    for b in bytes.iter_mut().skip(100).take(4000) {
+        *b = 0xA5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let err = SqliteStore::open(&path, &key(1)).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+}
+
+#[test]
+fn newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    {
+        let s = SqliteStore::create(&path, &key(1)).unwrap();
+        s.conn.lock().pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+    }
+    let err = SqliteStore::open(&path, &key(1)).unwrap_err();
+    assert!(matches!(err, StoreError::NewerSchema { .. }), "{err}");
+    assert!(err.to_string().contains("newer"));
+}
+
+#[test]
+fn missing_and_existing_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    assert!(matches!(SqliteStore::open(&path, &key(1)), Err(StoreError::Missing { .. })));
+    drop(SqliteStore::create(&path, &key(1)).unwrap());
+    assert!(matches!(SqliteStore::create(&path, &key(1)), Err(StoreError::Exists { .. })));
+}
+
+#[tokio::test]
+async fn store_file_never_contains_the_plaintext() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let v = vault(SqliteStore::create(&path, &key(3)).unwrap(), key(3));
+    let rec = record();
+    v.create(rec, &Credential::ClientSecret(SecretString::new(SECRET.into()))).await.unwrap();
+    v.put_secret_value("session_signing_key", b"TEST-ONLY-SIGNING-KEY").await.unwrap();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        for needle in [SECRET.as_bytes(), b"TEST-ONLY-SIGNING-KEY"] {
+            assert!(!bytes.windows(needle.len()).any(|w| w == needle));
+        }
+    }
+}
