@@ -74,13 +74,16 @@ impl SimControl {
         Ok(())
     }
 
-    /// Replace the app's management role assignments (effective immediately).
+    /// Replace the app's management role assignments; they take effect after the app's
+    /// `propagation_delay_secs` (immediately when it is 0).
     pub fn set_roles(&self, app_id: Uuid, roles: Vec<String>) -> Result<(), SimError> {
         let (_, app) = self
             .state
             .find_app(app_id)
             .ok_or(SimError::UnknownApp(app_id))?;
-        app.live.lock().roles = roles;
+        let delay = i64::try_from(app.spec.exchange.propagation_delay_secs).unwrap_or(0);
+        let at = self.state.clock.unix_ms() + delay * 1000;
+        app.live.lock().pending_roles = Some((roles, at));
         Ok(())
     }
 

@@ -79,6 +79,22 @@ pub(crate) struct AppLive {
     pub sp_effective_ms: i64,
     /// Assigned role names.
     pub roles: Vec<String>,
+    /// A role change not yet propagated: the new roles and when they take effect (Unix ms).
+    pub pending_roles: Option<(Vec<String>, i64)>,
+}
+
+impl AppLive {
+    /// The roles in effect at `now_ms` (promotes a propagated pending change).
+    pub(crate) fn effective_roles(&mut self, now_ms: i64) -> Vec<String> {
+        if let Some((roles, at)) = self.pending_roles.take() {
+            if at <= now_ms {
+                self.roles = roles;
+            } else {
+                self.pending_roles = Some((roles, at));
+            }
+        }
+        self.roles.clone()
+    }
 }
 
 /// One app registration at run time.
@@ -247,6 +263,7 @@ fn app_state(spec: &AppSpec, now_ms: i64) -> Result<AppState, SimError> {
             sp_registered: spec.exchange.registered,
             sp_effective_ms: now_ms + delay * 1000,
             roles: spec.exchange.roles.clone(),
+            pending_roles: None,
         }),
     })
 }

@@ -149,6 +149,30 @@ async fn role_assignment_propagation_delay() {
     assert_eq!(call(&sim, &t, "Get-Mailbox").await.0, 200);
     let c = sim.server.control().counters();
     assert_eq!(c.invokes("Get-Mailbox", "sp_not_registered"), 2);
+    // a role change propagates with the same delay
+    sim.server
+        .control()
+        .set_roles(
+            uuid(UNREGISTERED_APP),
+            vec!["View-Only Configuration".into()],
+        )
+        .unwrap();
+    assert_eq!(
+        call(&sim, &t, "Get-Mailbox").await.0,
+        200,
+        "old roles still cached"
+    );
+    sim.server
+        .control()
+        .advance_clock(Duration::from_secs(1801));
+    let t = sim
+        .secret_token(UNREGISTERED_APP, UNREGISTERED_SECRET)
+        .await;
+    let (s, _, v) = call(&sim, &t, "Get-Mailbox").await;
+    assert_eq!(
+        (s, v["error"]["message"].as_str().unwrap()),
+        (401, "User is not allowed to call Get-Mailbox")
+    );
 }
 
 #[tokio::test]

@@ -116,12 +116,13 @@ pub(crate) fn app<'a>(
 
 /// RBAC: may this app call `cmdlet`?
 pub(crate) fn allowed(
+    st: &SimState,
     tenant: &TenantState,
     app: &AppState,
     cmdlet: &str,
     request_id: &str,
 ) -> Result<(), Refusal> {
-    let roles = app.live.lock().roles.clone();
+    let roles = app.live.lock().effective_roles(st.clock.unix_ms());
     if tenant.roles_allow(&roles, cmdlet) {
         return Ok(());
     }

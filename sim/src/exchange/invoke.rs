@@ -168,6 +168,7 @@ fn authorize<'a>(
 
 /// The body's cmdlet: known, accepted by the endpoint, allowed by the app's roles.
 fn cmdlet<'v>(
+    st: &SimState,
     tenant: &TenantState,
     app: &AppState,
     req: &Request,
@@ -197,7 +198,7 @@ fn cmdlet<'v>(
     {
         return Err(cmdlet_failure(&e, &req.request_id));
     }
-    auth::allowed(tenant, app, def.name, &req.request_id)?;
+    auth::allowed(st, tenant, app, def.name, &req.request_id)?;
     Ok((def, input))
 }
 
@@ -209,7 +210,7 @@ fn handle(st: &SimState, req: &Request, parsed: Option<Value>) -> Answer {
         );
     }
     let checked = authorize(st, req).and_then(|(tenant, app)| {
-        let (def, input) = cmdlet(tenant, app, req, &parsed)?;
+        let (def, input) = cmdlet(st, tenant, app, req, &parsed)?;
         let budget = throttle(st, tenant, app, &req.request_id)
             .map_err(|r| Box::new((*r, "throttled".to_owned())))?;
         Ok((tenant, def, input, budget))
