@@ -43,10 +43,12 @@ pub(crate) async fn token(
     match issue(&st, &method, &tenant, &form, &base) {
         Ok(resp) => {
             st.counters.token(&client, OK);
+            tracing::debug!(client_id = %client, outcome = OK, "token");
             resp
         }
         Err(e) => {
             st.counters.token(&client, &e.label());
+            tracing::debug!(client_id = %client, outcome = %e.label(), "token");
             e.render(st.clock.now())
         }
     }
