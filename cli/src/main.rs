@@ -3,7 +3,7 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use airlockctl::{demo, health, identity::IdentityArgs, pki};
+use airlockctl::{audit, demo, health, identity::IdentityArgs, pki};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -35,12 +35,25 @@ enum Command {
         #[command(flatten)]
         identity: IdentityArgs,
     },
+    /// Read the proxy's audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Run the demo against in-process servers.
     Demo {
         /// Keep the demo's files in DIR (existing files are replaced).
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain; name the first bad line and what is wrong.
+    Verify(audit::VerifyArgs),
+    /// Show records matching filters, as a table or JSON.
+    Query(audit::QueryArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,6 +117,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 status == tonic_health::pb::health_check_response::ServingStatus::Serving,
                 "not serving"
             );
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify(args),
+        } => audit::verify(&args, &mut stdout),
+        Command::Audit {
+            command: AuditCommand::Query(args),
+        } => {
+            let shown = audit::query(&args, &mut stdout)?;
+            eprintln!("{shown} record(s)");
             Ok(())
         }
         Command::Demo { dir } => demo::run(&demo::DemoOptions { dir }, &mut stdout).await,

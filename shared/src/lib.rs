@@ -12,12 +12,14 @@
 //! - [`config`] — TOML + environment overrides into typed structs; unknown keys rejected; all errors at once.
 //! - [`telemetry`] — tracing setup (JSON or human).
 //! - [`shutdown`] — the shutdown switch and SIGTERM/SIGINT handling.
+//! - [`audit`] — the audit log format: hash-chained records, fingerprints, checkpoints, verification.
 
 pub mod catalogue;
 pub mod secret;
 
 pub use catalogue::{AirlockError, ErrorCode};
 pub use secret::{SecretBytes, SecretString};
+pub mod audit;
 pub mod authz;
 pub mod config;
 pub mod identity;

@@ -1,0 +1,213 @@
+//! `airlockctl audit verify` and `airlockctl audit query`: reading the proxy's audit log.
+
+use std::{io::Write, path::PathBuf};
+
+use airlock_shared::audit::{
+    AuditRecord,
+    chain::{self, Anchors},
+    checkpoint,
+};
+use anyhow::Context as _;
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+/// `audit verify` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VerifyArgs {
+    /// Audit log files, oldest first (rotated files, then the current one).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The last record must have this seq (an anchor kept off the box).
+    #[arg(long, value_name = "SEQ")]
+    pub expect_last_seq: Option<u64>,
+    /// The last record (or the record at --expect-last-seq) must have this hash.
+    #[arg(long, value_name = "HEX")]
+    pub expect_last_hash: Option<String>,
+    /// Signed checkpoint file written by the proxy (one checkpoint per line).
+    #[arg(long, value_name = "FILE", requires = "checkpoint_key")]
+    pub checkpoint: Option<PathBuf>,
+    /// The proxy's checkpoint public key file (64 hex digits).
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint_key: Option<PathBuf>,
+}
+
+/// Verifies the chain; prints a summary, or the first bad line and what is wrong.
+pub fn verify(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut anchors = Anchors {
+        last_seq: args.expect_last_seq,
+        last_hash: args.expect_last_hash.clone(),
+        ..Default::default()
+    };
+    if let (Some(file), Some(key_file)) = (&args.checkpoint, &args.checkpoint_key) {
+        let key_text = std::fs::read_to_string(key_file)
+            .with_context(|| format!("cannot read {}", key_file.display()))?;
+        let key = checkpoint::parse_public_key(&key_text)
+            .with_context(|| format!("{}", key_file.display()))?;
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let cp = checkpoint::verify(line, &key)
+                .with_context(|| format!("{}:{}", file.display(), i + 1))?;
+            anchors.checkpoints.insert(cp.seq, cp.hash);
+        }
+    }
+    match chain::verify_files(&args.files, &anchors) {
+        Ok(summary) => {
+            writeln!(
+                out,
+                "OK: {} records, seq {}..{}, last hash {}",
+                summary.records, summary.first_seq, summary.last_seq, summary.last_hash
+            )?;
+            if summary.first_seq > 1 {
+                writeln!(
+                    out,
+                    "note: the chain starts at seq {}; older files were not given",
+                    summary.first_seq
+                )?;
+            }
+            if anchors.last_seq.is_none()
+                && anchors.last_hash.is_none()
+                && anchors.checkpoints.is_empty()
+            {
+                writeln!(
+                    out,
+                    "note: no anchor given; deleting the newest records cannot be detected without --expect-last-seq/--expect-last-hash or --checkpoint"
+                )?;
+            }
+            Ok(())
+        }
+        Err(finding) => anyhow::bail!("TAMPERED: {finding}"),
+    }
+}
+
+/// Output format of `audit query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns.
+    Table,
+    /// The matching records, one JSON object per line.
+    Json,
+}
+
+/// `audit query` filters.
+#[derive(Debug, Clone, clap::Args)]
+pub struct QueryArgs {
+    /// Audit log files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Only this job ID.
+    #[arg(long)]
+    pub job: Option<String>,
+    /// Only this connection ID.
+    #[arg(long)]
+    pub connection: Option<String>,
+    /// Only this actor (SPIFFE ID; a trailing * matches a prefix).
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only this event (e.g. token.issued; a trailing * matches a prefix, e.g. "token.*").
+    #[arg(long)]
+    pub event: Option<String>,
+    /// Only this outcome.
+    #[arg(long, value_parser = ["allowed", "denied", "error"])]
+    pub outcome: Option<String>,
+    /// Only records at or after this time (RFC 3339, e.g. 2026-11-26T04:00:00Z).
+    #[arg(long, value_parser = parse_time)]
+    pub since: Option<OffsetDateTime>,
+    /// Only records before this time (RFC 3339).
+    #[arg(long, value_parser = parse_time)]
+    pub until: Option<OffsetDateTime>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|e| format!("{e}: use RFC 3339, e.g. 2026-11-26T04:00:00Z"))
+}
+
+fn matches_pattern(pattern: &Option<String>, value: Option<&str>) -> bool {
+    match (pattern, value) {
+        (None, _) => true,
+        (Some(p), Some(v)) => p
+            .strip_suffix('*')
+            .map_or(p == v, |prefix| v.starts_with(prefix)),
+        (Some(_), None) => false,
+    }
+}
+
+impl QueryArgs {
+    fn matches(&self, r: &AuditRecord) -> bool {
+        let ts = OffsetDateTime::parse(&r.ts, &Rfc3339).ok();
+        matches_pattern(&self.job, r.job_id.as_deref())
+            && matches_pattern(&self.connection, r.connection_id.as_deref())
+            && matches_pattern(&self.actor, r.actor.spiffe_id.as_deref())
+            && matches_pattern(&self.event, Some(&r.event))
+            && self
+                .outcome
+                .as_deref()
+                .is_none_or(|o| o == r.outcome.as_str())
+            && self.since.is_none_or(|s| ts.is_some_and(|t| t >= s))
+            && self.until.is_none_or(|u| ts.is_some_and(|t| t < u))
+    }
+}
+
+/// Prints the records matching every filter. Lines that are not records are reported on
+/// stderr and skipped (run `audit verify` to check integrity).
+pub fn query(args: &QueryArgs, out: &mut dyn Write) -> anyhow::Result<usize> {
+    let mut shown = 0;
+    if args.format == Format::Table {
+        let header = [
+            "SEQ",
+            "TIME",
+            "EVENT",
+            "OUTCOME",
+            "REASON",
+            "ACTOR",
+            "CONNECTION",
+            "JOB",
+        ];
+        writeln!(
+            out,
+            "{:>6}  {:<27}  {:<20}  {:<7}  {:<18}  {:<40}  {:<36}  {}",
+            header[0], header[1], header[2], header[3], header[4], header[5], header[6], header[7]
+        )?;
+    }
+    for file in &args.files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        for (i, line) in text.lines().enumerate() {
+            let Ok(record) = serde_json::from_str::<AuditRecord>(line) else {
+                eprintln!(
+                    "warning: {}:{}: not an audit record; skipped",
+                    file.display(),
+                    i + 1
+                );
+                continue;
+            };
+            if !args.matches(&record) {
+                continue;
+            }
+            shown += 1;
+            match args.format {
+                Format::Json => writeln!(out, "{line}")?,
+                Format::Table => writeln!(
+                    out,
+                    "{:>6}  {:<27}  {:<20}  {:<7}  {:<18}  {:<40}  {:<36}  {}",
+                    record.seq,
+                    record.ts,
+                    record.event,
+                    record.outcome.as_str(),
+                    record.reason.as_deref().unwrap_or("-"),
+                    record.actor.spiffe_id.as_deref().unwrap_or("-"),
+                    record.connection_id.as_deref().unwrap_or("-"),
+                    record.job_id.as_deref().unwrap_or("-"),
+                )?,
+            }
+        }
+    }
+    Ok(shown)
+}

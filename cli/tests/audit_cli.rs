@@ -1,0 +1,190 @@
+//! `airlockctl audit verify|query` on logs sealed with the shared audit format.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::{path::Path, process::Command};
+
+use airlock_shared::audit::{
+    Actor, AuditEvent, GENESIS, Outcome,
+    chain::seal,
+    checkpoint::{self, Checkpoint},
+};
+use ring::{rand::SystemRandom, signature::Ed25519KeyPair};
+
+fn airlockctl(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_airlockctl"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// Five records: two jobs on connection c1, one denial.
+fn write_log(path: &Path) -> Vec<(u64, String)> {
+    let mut prev = GENESIS.to_owned();
+    let mut lines = vec![];
+    let mut hashes = vec![];
+    for seq in 1..=5u64 {
+        let denied = seq == 4;
+        let mut e = AuditEvent::new(
+            if denied {
+                "token.denied"
+            } else {
+                "token.issued"
+            },
+            Actor {
+                spiffe_id: Some(format!(
+                    "spiffe://airlock.local/worker/worker-{}",
+                    seq % 2 + 1
+                )),
+                role: Some("worker".into()),
+                peer: None,
+            },
+            if denied {
+                Outcome::Denied
+            } else {
+                Outcome::Allowed
+            },
+        );
+        e.connection_id = Some("c1".into());
+        e.job_id = Some(format!("job-{}", seq % 2));
+        e.reason = denied.then(|| "HANDLE_EXPIRED".into());
+        let (line, hash) = seal(&e, seq, format!("2026-11-26T04:0{seq}:00.000000Z"), &prev);
+        prev = hash.clone();
+        hashes.push((seq, hash));
+        lines.push(line);
+    }
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+    hashes
+}
+
+#[test]
+fn verify_reports_ok_then_names_the_tampered_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let hashes = write_log(&log);
+    let log_s = log.to_str().unwrap();
+    let (ok, out, _) = airlockctl(&["audit", "verify", log_s]);
+    assert!(ok, "{out}");
+    assert!(out.starts_with("OK: 5 records, seq 1..5"), "{out}");
+
+    let (ok, _, err) = airlockctl(&["audit", "verify", log_s, "--expect-last-seq", "6"]);
+    assert!(!ok && err.contains("truncated"), "{err}");
+    let (ok, out, _) = airlockctl(&["audit", "verify", log_s, "--expect-last-hash", &hashes[4].1]);
+    assert!(ok, "{out}");
+
+    // Downgrade the denial's reason: a one-field edit on line 4.
+    let text = std::fs::read_to_string(&log)
+        .unwrap()
+        .replace("HANDLE_EXPIRED", "HANDLE_INVALID");
+    std::fs::write(&log, text).unwrap();
+    let (ok, _, err) = airlockctl(&["audit", "verify", log_s]);
+    assert!(!ok);
+    assert!(
+        err.contains("TAMPERED") && err.contains("audit.log:4: edited"),
+        "{err}"
+    );
+}
+
+#[test]
+fn verify_uses_signed_checkpoints_to_catch_a_cut_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let hashes = write_log(&log);
+    let key = Ed25519KeyPair::from_pkcs8(
+        Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+            .unwrap()
+            .as_ref(),
+    )
+    .unwrap();
+    let cp = checkpoint::sign(
+        &Checkpoint {
+            seq: 5,
+            hash: hashes[4].1.clone(),
+            ts: "2026-11-26T04:06:00.000000Z".into(),
+        },
+        &key,
+    );
+    std::fs::write(dir.path().join("checkpoints"), cp + "\n").unwrap();
+    std::fs::write(
+        dir.path().join("checkpoint.pub"),
+        checkpoint::public_key_hex(&key),
+    )
+    .unwrap();
+    let cps = dir.path().join("checkpoints");
+    let pubkey = dir.path().join("checkpoint.pub");
+    let args = |log: &str| -> Vec<String> {
+        [
+            "audit",
+            "verify",
+            log,
+            "--checkpoint",
+            cps.to_str().unwrap(),
+            "--checkpoint-key",
+            pubkey.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let run = |log: &str| {
+        let a = args(log);
+        airlockctl(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let (ok, out, err) = run(log.to_str().unwrap());
+    assert!(ok, "{out}{err}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let cut: Vec<&str> = text.lines().take(3).collect();
+    std::fs::write(&log, cut.join("\n") + "\n").unwrap();
+    let (ok, _, err) = run(log.to_str().unwrap());
+    assert!(
+        !ok && err.contains("checkpoint covers seq 5 but the log ends at seq 3"),
+        "{err}"
+    );
+}
+
+#[test]
+fn query_filters_by_job_outcome_event_and_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    write_log(&log);
+    let log_s = log.to_str().unwrap();
+    let (ok, out, _) = airlockctl(&[
+        "audit", "query", log_s, "--job", "job-1", "--format", "json",
+    ]);
+    assert!(ok);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let (_, out, _) = airlockctl(&["audit", "query", log_s, "--outcome", "denied"]);
+    assert!(
+        out.contains("HANDLE_EXPIRED") && out.lines().count() == 2,
+        "{out}"
+    );
+    let (_, out, _) = airlockctl(&[
+        "audit",
+        "query",
+        log_s,
+        "--event",
+        "token.*",
+        "--since",
+        "2026-11-26T04:02:00Z",
+        "--until",
+        "2026-11-26T04:04:00Z",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let (_, out, _) = airlockctl(&[
+        "audit",
+        "query",
+        log_s,
+        "--actor",
+        "spiffe://airlock.local/worker/worker-2",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let (ok, _, err) = airlockctl(&["audit", "query", log_s, "--since", "yesterday"]);
+    assert!(!ok && err.contains("RFC 3339"), "{err}");
+}

@@ -1,0 +1,365 @@
+//! Sealing records into hash-chained lines, and verifying a log (possibly rotated over several
+//! files) line by line, naming the first bad line and what is wrong with it.
+
+use std::{
+    collections::BTreeMap,
+    fs::File,
+    io::{self, BufRead, BufReader},
+    iter::Peekable,
+    path::{Path, PathBuf},
+};
+
+use ring::digest;
+
+use super::{AuditEvent, AuditRecord, GENESIS};
+
+/// Length of `,"hash":"<64 hex>"}`.
+const HASH_SUFFIX_LEN: usize = 9 + 64 + 2;
+
+/// Lower-case hex SHA-256.
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(digest::digest(&digest::SHA256, bytes).as_ref())
+}
+
+/// Seals `event` as record `seq` at time `ts` after the record whose hash is `prev`. Returns the
+/// line (without newline) and its hash.
+pub fn seal(event: &AuditEvent, seq: u64, ts: String, prev: &str) -> (String, String) {
+    let record = AuditRecord {
+        seq,
+        ts,
+        event: event.event.clone(),
+        actor: event.actor.clone(),
+        connection_id: event.connection_id.clone(),
+        job_id: event.job_id.clone(),
+        session_id: event.session_id.clone(),
+        cmdlets: event.cmdlets.clone(),
+        outcome: event.outcome,
+        reason: event.reason.clone(),
+        fingerprints: event.fingerprints.clone(),
+        details: event.details.clone(),
+        prev: prev.to_owned(),
+        hash: String::new(),
+    };
+    // Serializing plain strings, maps and options cannot fail.
+    let full = serde_json::to_string(&record).unwrap_or_default();
+    let unsealed = format!(
+        "{}}}",
+        full.strip_suffix(",\"hash\":\"\"}").unwrap_or(&full)
+    );
+    let hash = sha256_hex(unsealed.as_bytes());
+    let line = format!("{},\"hash\":\"{hash}\"}}", &unsealed[..unsealed.len() - 1]);
+    (line, hash)
+}
+
+/// Why a single line is not a valid sealed record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineError {
+    /// Not a JSON audit record.
+    #[error("not a valid audit record ({0})")]
+    Malformed(String),
+    /// The content does not match the hash.
+    #[error("edited: the record's content does not match its hash")]
+    Edited,
+}
+
+/// Checks one line's own hash and parses it.
+pub fn open_line(line: &str) -> Result<AuditRecord, LineError> {
+    let malformed = |why: &str| LineError::Malformed(why.to_owned());
+    if line.len() < HASH_SUFFIX_LEN + 2 || !line.is_char_boundary(line.len() - HASH_SUFFIX_LEN) {
+        return Err(malformed("too short or not ending with a hash"));
+    }
+    let (body, suffix) = line.split_at(line.len() - HASH_SUFFIX_LEN);
+    let hash = suffix
+        .strip_prefix(",\"hash\":\"")
+        .and_then(|s| s.strip_suffix("\"}"))
+        .filter(|h| {
+            h.len() == 64
+                && h.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+        .ok_or_else(|| malformed("does not end with a \"hash\" member"))?;
+    let record: AuditRecord =
+        serde_json::from_str(line).map_err(|e| LineError::Malformed(e.to_string()))?;
+    if sha256_hex(format!("{body}}}").as_bytes()) != hash {
+        return Err(LineError::Edited);
+    }
+    Ok(record)
+}
+
+/// The first problem found, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{line}: {problem}", file.display())]
+pub struct Finding {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line number in that file (0 when the problem is about the log as a whole).
+    pub line: usize,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// External anchors: what the end of the log must look like.
+#[derive(Debug, Clone, Default)]
+pub struct Anchors {
+    /// The log's last record must have this seq.
+    pub last_seq: Option<u64>,
+    /// The log's last record (or the record at `last_seq`) must have this hash.
+    pub last_hash: Option<String>,
+    /// Verified checkpoints: the record with each seq must have the given hash.
+    pub checkpoints: BTreeMap<u64, String>,
+}
+
+/// What a successful verification saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Records checked.
+    pub records: u64,
+    /// Seq of the first record (1 unless older files were not given).
+    pub first_seq: u64,
+    /// Seq of the last record.
+    pub last_seq: u64,
+    /// Hash of the last record.
+    pub last_hash: String,
+}
+
+struct Line {
+    file: PathBuf,
+    number: usize,
+    text: String,
+}
+
+/// Verifies files in order (oldest first) as one chain.
+pub fn verify_files(paths: &[PathBuf], anchors: &Anchors) -> Result<Summary, Finding> {
+    let mut lines = Vec::new();
+    for path in paths {
+        let file = File::open(path).map_err(|e| whole(path, &format!("cannot open: {e}")))?;
+        lines.push(read_lines(path, BufReader::new(file)));
+    }
+    let all = lines.into_iter().flatten();
+    verify_lines(
+        all.peekable(),
+        anchors,
+        paths.last().map(PathBuf::as_path).unwrap_or(Path::new("-")),
+    )
+}
+
+fn read_lines(path: &Path, reader: impl BufRead) -> impl Iterator<Item = io::Result<Line>> {
+    let file = path.to_owned();
+    reader.lines().enumerate().map(move |(i, text)| {
+        text.map(|text| Line {
+            file: file.clone(),
+            number: i + 1,
+            text,
+        })
+    })
+}
+
+fn whole(path: &Path, problem: &str) -> Finding {
+    Finding {
+        file: path.to_owned(),
+        line: 0,
+        problem: problem.to_owned(),
+    }
+}
+
+fn at(line: &Line, problem: String) -> Finding {
+    Finding {
+        file: line.file.clone(),
+        line: line.number,
+        problem,
+    }
+}
+
+/// The chain state while walking the log.
+struct Walk {
+    records: u64,
+    first_seq: u64,
+    last: Option<(AuditRecord, PathBuf, usize)>,
+    before_last_hash: String,
+}
+
+fn verify_lines<I>(
+    mut lines: Peekable<I>,
+    anchors: &Anchors,
+    last_file: &Path,
+) -> Result<Summary, Finding>
+where
+    I: Iterator<Item = io::Result<Line>>,
+{
+    let mut walk = Walk {
+        records: 0,
+        first_seq: 0,
+        last: None,
+        before_last_hash: GENESIS.to_owned(),
+    };
+    while let Some(line) = lines.next() {
+        let line = line.map_err(|e| whole(last_file, &format!("cannot read: {e}")))?;
+        if line.text.trim().is_empty() {
+            return Err(at(
+                &line,
+                "empty line (a record was removed or the file was edited)".into(),
+            ));
+        }
+        let record = open_line(&line.text).map_err(|e| at(&line, e.to_string()))?;
+        let next = match lines.peek() {
+            Some(Ok(next)) => open_line(&next.text).ok(),
+            _ => None,
+        };
+        link(&mut walk, &line, &record, next.as_ref())?;
+        if let Some(expected) = anchors.checkpoints.get(&record.seq)
+            && *expected != record.hash
+        {
+            return Err(at(
+                &line,
+                format!(
+                    "does not match the signed checkpoint for seq {}: the record was replaced",
+                    record.seq
+                ),
+            ));
+        }
+        walk.before_last_hash = walk
+            .last
+            .as_ref()
+            .map_or(record.prev.clone(), |(r, ..)| r.hash.clone());
+        walk.records += 1;
+        walk.last = Some((record, line.file, line.number));
+    }
+    finish(walk, anchors, last_file)
+}
+
+/// Checks that `record` continues the chain; on a break, decides what happened.
+fn link(
+    walk: &mut Walk,
+    line: &Line,
+    record: &AuditRecord,
+    next: Option<&AuditRecord>,
+) -> Result<(), Finding> {
+    let Some((last, last_file, last_line)) = &walk.last else {
+        walk.first_seq = record.seq;
+        if record.seq == 1 && record.prev != GENESIS {
+            return Err(at(
+                line,
+                "the first record (seq 1) does not start from the genesis hash".into(),
+            ));
+        }
+        return Ok(());
+    };
+    let expected = last.seq + 1;
+    if record.seq == expected && record.prev == last.hash {
+        return Ok(());
+    }
+    if record.seq == last.seq && record.prev == walk.before_last_hash {
+        let inserted = Line {
+            file: last_file.clone(),
+            number: *last_line,
+            text: String::new(),
+        };
+        return Err(at(&inserted, "inserted: this record is not part of the chain (the next record links to the one before it)".into()));
+    }
+    if let Some(next) = next.filter(|n| n.seq == expected && n.prev == last.hash) {
+        let problem = if record.prev == next.hash {
+            format!(
+                "reordered: seq {} appears before seq {}",
+                record.seq, next.seq
+            )
+        } else {
+            format!(
+                "inserted: seq {} does not belong here (the next record continues the chain)",
+                record.seq
+            )
+        };
+        return Err(at(line, problem));
+    }
+    if record.seq > expected {
+        return Err(at(
+            line,
+            format!(
+                "missing records: expected seq {expected}, found seq {} ({} record(s) deleted before this line)",
+                record.seq,
+                record.seq - expected
+            ),
+        ));
+    }
+    if record.seq < expected {
+        return Err(at(
+            line,
+            format!(
+                "reordered or duplicated: seq {} appears after seq {}",
+                record.seq, last.seq
+            ),
+        ));
+    }
+    let previous = Line {
+        file: last_file.clone(),
+        number: *last_line,
+        text: String::new(),
+    };
+    Err(at(&previous, "edited: the next record's prev does not match this record's hash (content and hash were both rewritten)".into()))
+}
+
+fn finish(walk: Walk, anchors: &Anchors, last_file: &Path) -> Result<Summary, Finding> {
+    let Some((last, ..)) = walk.last else {
+        if anchors.last_seq.is_some_and(|s| s > 0) || !anchors.checkpoints.is_empty() {
+            return Err(whole(
+                last_file,
+                "truncated: the log is empty but the anchor expects records",
+            ));
+        }
+        return Ok(Summary {
+            records: 0,
+            first_seq: 0,
+            last_seq: 0,
+            last_hash: GENESIS.to_owned(),
+        });
+    };
+    if let Some((&seq, _)) = anchors
+        .checkpoints
+        .iter()
+        .next_back()
+        .filter(|(s, _)| **s > last.seq)
+    {
+        return Err(whole(
+            last_file,
+            &format!(
+                "truncated: a signed checkpoint covers seq {seq} but the log ends at seq {}",
+                last.seq
+            ),
+        ));
+    }
+    if let Some(seq) = anchors.last_seq
+        && seq != last.seq
+    {
+        let what = if seq > last.seq {
+            "truncated"
+        } else {
+            "extended"
+        };
+        return Err(whole(
+            last_file,
+            &format!(
+                "{what}: the log ends at seq {} but the anchor expects seq {seq}",
+                last.seq
+            ),
+        ));
+    }
+    if let Some(hash) = &anchors.last_hash
+        && *hash != last.hash
+    {
+        return Err(whole(
+            last_file,
+            &format!(
+                "the last record (seq {}) does not have the anchored hash: the tail was rewritten",
+                last.seq
+            ),
+        ));
+    }
+    Ok(Summary {
+        records: walk.records,
+        first_seq: walk.first_seq,
+        last_seq: last.seq,
+        last_hash: last.hash,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,230 @@
+use super::*;
+use crate::audit::{Actor, Outcome};
+
+fn event(n: u64) -> AuditEvent {
+    let mut e = AuditEvent::new(
+        "token.issued",
+        Actor {
+            spiffe_id: Some("spiffe://airlock.local/worker/worker-1".into()),
+            role: Some("worker".into()),
+            peer: Some("127.0.0.1:5000".into()),
+        },
+        Outcome::Allowed,
+    );
+    e.connection_id = Some("c1".into());
+    e.job_id = Some(format!("job-{n}"));
+    e.cmdlets = vec!["Get-Mailbox".into()];
+    e
+}
+
+fn log(n: u64) -> Vec<String> {
+    let mut prev = GENESIS.to_owned();
+    (1..=n)
+        .map(|seq| {
+            let (line, hash) = seal(
+                &event(seq),
+                seq,
+                format!("2026-11-26T04:00:{:02}.000000Z", seq % 60),
+                &prev,
+            );
+            prev = hash;
+            line
+        })
+        .collect()
+}
+
+fn write(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+    let path = dir.join(name);
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn check(lines: &[String], anchors: &Anchors) -> Result<Summary, Finding> {
+    let dir = tempfile::tempdir().unwrap();
+    verify_files(&[write(dir.path(), "audit.log", lines)], anchors)
+}
+
+/// Known answer: pins the line format and the hash rule. The expected hash was computed
+/// independently (`sha256` of the line without its hash member, in Python).
+#[test]
+fn known_answer_pins_the_format() {
+    let mut e = AuditEvent::new("proxy.started", Actor::default(), Outcome::Allowed);
+    e.details.insert("version".into(), "0.1.0".into());
+    let (line, hash) = seal(&e, 1, "2026-11-26T04:00:00.000001Z".into(), GENESIS);
+    assert_eq!(
+        line,
+        concat!(
+            r#"{"seq":1,"ts":"2026-11-26T04:00:00.000001Z","event":"proxy.started","#,
+            r#""actor":{"spiffe_id":null,"role":null,"peer":null},"connection_id":null,"job_id":null,"#,
+            r#""session_id":null,"cmdlets":[],"outcome":"allowed","reason":null,"fingerprints":{},"#,
+            r#""details":{"version":"0.1.0"},"#,
+            r#""prev":"0000000000000000000000000000000000000000000000000000000000000000","#,
+            r#""hash":"KAT_HASH"}"#
+        )
+        .replace("KAT_HASH", &hash)
+    );
+    assert_eq!(hash, KAT_HASH);
+}
+
+const KAT_HASH: &str = "2c01e9a9cc07d6588022d141c82042d27fc9d401a85fcc202eaef353761d9d8b";
+
+#[test]
+fn an_untouched_log_verifies_across_rotated_files() {
+    let lines = log(10);
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "audit.log.1", &lines[..4]);
+    let b = write(dir.path(), "audit.log", &lines[4..]);
+    let summary = verify_files(&[a.clone(), b.clone()], &Anchors::default()).unwrap();
+    assert_eq!(
+        (summary.records, summary.first_seq, summary.last_seq),
+        (10, 1, 10)
+    );
+    // The newer file alone verifies too (older files archived), starting at seq 5.
+    assert_eq!(
+        verify_files(std::slice::from_ref(&b), &Anchors::default())
+            .unwrap()
+            .first_seq,
+        5
+    );
+    // Files given in the wrong order are caught.
+    let err = verify_files(&[b, a], &Anchors::default()).unwrap_err();
+    assert!(err.problem.contains("seq 1"), "{err}");
+}
+
+#[test]
+fn an_edited_field_is_reported_at_its_line() {
+    let mut lines = log(6);
+    lines[2] = lines[2].replace("job-3", "job-X");
+    let err = check(&lines, &Anchors::default()).unwrap_err();
+    assert_eq!(err.line, 3);
+    assert!(err.problem.starts_with("edited"), "{err}");
+}
+
+#[test]
+fn an_edit_with_a_recomputed_hash_is_caught_by_the_next_link() {
+    let mut lines = log(6);
+    let rec = open_line(&lines[2]).unwrap();
+    let mut e = event(3);
+    e.job_id = Some("job-X".into());
+    lines[2] = seal(&e, 3, rec.ts, &rec.prev).0;
+    let err = check(&lines, &Anchors::default()).unwrap_err();
+    assert_eq!(err.line, 3, "{err}");
+    assert!(err.problem.starts_with("edited"), "{err}");
+}
+
+#[test]
+fn a_deleted_middle_line_is_reported_as_missing() {
+    let mut lines = log(6);
+    lines.remove(3);
+    let err = check(&lines, &Anchors::default()).unwrap_err();
+    assert_eq!(err.line, 4);
+    assert!(
+        err.problem
+            .starts_with("missing records: expected seq 4, found seq 5"),
+        "{err}"
+    );
+}
+
+#[test]
+fn two_swapped_lines_are_reported_as_reordered() {
+    let mut lines = log(6);
+    lines.swap(2, 3);
+    let err = check(&lines, &Anchors::default()).unwrap_err();
+    assert_eq!(err.line, 3);
+    assert!(
+        err.problem
+            .starts_with("reordered: seq 4 appears before seq 3"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_inserted_line_is_reported_at_its_own_line() {
+    let lines = log(6);
+    // A forged record with a valid hash that links to record 3 and claims seq 4.
+    let rec3 = open_line(&lines[2]).unwrap();
+    let forged = seal(&event(99), 4, rec3.ts.clone(), &rec3.hash).0;
+    let mut tampered = lines.clone();
+    tampered.insert(3, forged);
+    let err = check(&tampered, &Anchors::default()).unwrap_err();
+    assert_eq!(err.line, 4, "{err}");
+    assert!(err.problem.starts_with("inserted"), "{err}");
+    // An inserted line with an arbitrary seq is reported the same way.
+    let forged = seal(&event(99), 77, rec3.ts, &rec3.hash).0;
+    let mut tampered = lines;
+    tampered.insert(3, forged);
+    let err = check(&tampered, &Anchors::default()).unwrap_err();
+    assert_eq!(err.line, 4, "{err}");
+    assert!(err.problem.starts_with("inserted"), "{err}");
+}
+
+#[test]
+fn a_truncated_tail_needs_an_anchor_and_is_then_caught() {
+    let lines = log(8);
+    let last = open_line(&lines[7]).unwrap();
+    let truncated = &lines[..6];
+    // Without an anchor the shorter chain is still a valid chain.
+    assert_eq!(check(truncated, &Anchors::default()).unwrap().last_seq, 6);
+    let by_seq = Anchors {
+        last_seq: Some(8),
+        ..Default::default()
+    };
+    assert!(
+        check(truncated, &by_seq)
+            .unwrap_err()
+            .problem
+            .starts_with("truncated")
+    );
+    let by_hash = Anchors {
+        last_hash: Some(last.hash.clone()),
+        ..Default::default()
+    };
+    assert!(
+        check(truncated, &by_hash)
+            .unwrap_err()
+            .problem
+            .contains("anchored hash")
+    );
+    let by_checkpoint = Anchors {
+        checkpoints: [(8, last.hash.clone())].into(),
+        ..Default::default()
+    };
+    assert!(
+        check(truncated, &by_checkpoint)
+            .unwrap_err()
+            .problem
+            .contains("checkpoint covers seq 8")
+    );
+    // The full log satisfies all three.
+    let all = Anchors {
+        last_seq: Some(8),
+        last_hash: Some(last.hash.clone()),
+        checkpoints: [(8, last.hash)].into(),
+    };
+    assert_eq!(check(&lines, &all).unwrap().records, 8);
+}
+
+#[test]
+fn garbage_and_blank_lines_are_malformed() {
+    let mut lines = log(3);
+    lines[1] = "not json".into();
+    assert!(
+        check(&lines, &Anchors::default())
+            .unwrap_err()
+            .problem
+            .contains("not a valid audit record")
+    );
+    let mut lines = log(3);
+    lines[1] = String::new();
+    assert!(
+        check(&lines, &Anchors::default())
+            .unwrap_err()
+            .problem
+            .contains("empty line")
+    );
+    let mut lines = log(3);
+    lines[1] = lines[1].replace("\"cmdlets\"", "\"extra\":1,\"cmdlets\"");
+    assert!(check(&lines, &Anchors::default()).is_err());
+}
