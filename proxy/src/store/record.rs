@@ -93,9 +93,19 @@ impl ConnectionRecord {
         format!("{}/{}/oauth2/v2.0/token", self.authority_host, self.tenant_id)
     }
 
-    /// The token scope: `{exchange_host}/.default`.
+    /// The token scope: `{exchange_host}/.default` for Microsoft's Exchange hosts (global and
+    /// sovereign clouds). Any other host (the simulator, a test relay) is not an Entra resource
+    /// URI, so the global Exchange resource `https://outlook.office365.com/.default` is asked for.
     pub fn scope(&self) -> String {
-        format!("{}/.default", self.exchange_host)
+        let host = self.exchange_host.trim_start_matches("https://");
+        let microsoft = [".office365.com", ".office.com", ".office365.us", ".outlook.cn"]
+            .iter()
+            .any(|suffix| host.ends_with(suffix));
+        if microsoft {
+            format!("{}/.default", self.exchange_host)
+        } else {
+            "https://outlook.office365.com/.default".to_owned()
+        }
     }
 }
 

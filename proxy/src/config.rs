@@ -1,0 +1,168 @@
+//! The proxy's configuration: TOML plus `AIRLOCK_PROXY__…` environment overrides, loaded by
+//! `airlock_shared::config` (unknown keys rejected, all problems reported at once). Secrets and
+//! keys appear only as file paths.
+//!
+//! ```toml
+//! listen = "0.0.0.0:7443"
+//! policy_file = "/etc/airlock/policy.toml"
+//! [tls]
+//! ca = "/etc/airlock/ca.pem"
+//! cert = "/etc/airlock/proxy.pem"
+//! key = "/etc/airlock/proxy-key.pem"
+//! [store]
+//! path = "/var/lib/airlock/proxy.db"
+//! master_key_file = "/var/lib/airlock/master.key"
+//! [entra]
+//! extra_ca_file = "/etc/airlock/sim-ca.pem"   # optional: the simulator's CA
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use airlock_shared::config::{ConfigError, Validate};
+use airlock_shared::tls::TlsFiles;
+use serde::Deserialize;
+
+/// Environment override prefix.
+pub const ENV_PREFIX: &str = "AIRLOCK_PROXY";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProxyConfig {
+    /// gRPC listen address.
+    pub listen: SocketAddr,
+    /// Role policy file (see `airlock_shared::policy`).
+    pub policy_file: PathBuf,
+    /// The proxy's mTLS identity.
+    pub tls: TlsFiles,
+    /// Store location and master key.
+    pub store: StoreConfig,
+    /// Outbound HTTPS to Entra ID and Exchange.
+    #[serde(default)]
+    pub entra: EntraConfig,
+    /// Serve gRPC reflection.
+    #[serde(default)]
+    pub reflection: bool,
+    /// Seconds in-flight calls get after shutdown is requested.
+    #[serde(default = "default_grace")]
+    pub grace_secs: u64,
+}
+
+/// Store settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoreConfig {
+    /// The SQLite file.
+    pub path: PathBuf,
+    /// The master key file (32 bytes, mode 0600), created by `airlock-proxy init`.
+    pub master_key_file: PathBuf,
+}
+
+/// Outbound HTTPS settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EntraConfig {
+    /// Extra CA certificate(s) to trust (PEM), e.g. the simulator's CA.
+    #[serde(default)]
+    pub extra_ca_file: Option<PathBuf>,
+    /// Timeout of one HTTP request, seconds.
+    #[serde(default = "default_timeout")]
+    pub http_timeout_secs: u64,
+    /// Longest Retry-After a token request waits out before failing with THROTTLED, seconds.
+    #[serde(default = "default_max_wait")]
+    pub max_retry_wait_secs: u64,
+}
+
+impl Default for EntraConfig {
+    fn default() -> Self {
+        Self { extra_ca_file: None, http_timeout_secs: default_timeout(), max_retry_wait_secs: default_max_wait() }
+    }
+}
+
+fn default_grace() -> u64 {
+    30
+}
+fn default_timeout() -> u64 {
+    30
+}
+fn default_max_wait() -> u64 {
+    10
+}
+
+impl ProxyConfig {
+    /// Loads and validates `path` with environment overrides.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        airlock_shared::config::load(path, ENV_PREFIX)
+    }
+
+    /// The grace period.
+    pub fn grace(&self) -> Duration {
+        Duration::from_secs(self.grace_secs)
+    }
+}
+
+fn require_file(problems: &mut Vec<String>, key: &str, path: &Path) {
+    if !path.is_file() {
+        problems.push(format!("{key}: file {} does not exist", path.display()));
+    }
+}
+
+impl Validate for ProxyConfig {
+    fn validate(&self, problems: &mut Vec<String>) {
+        require_file(problems, "policy_file", &self.policy_file);
+        require_file(problems, "tls.ca", &self.tls.ca);
+        require_file(problems, "tls.cert", &self.tls.cert);
+        require_file(problems, "tls.key", &self.tls.key);
+        if let Some(ca) = &self.entra.extra_ca_file {
+            require_file(problems, "entra.extra_ca_file", ca);
+        }
+        match self.store.path.parent() {
+            Some(dir) if dir.as_os_str().is_empty() || dir.is_dir() => {}
+            _ => problems.push(format!("store.path: directory of {} does not exist", self.store.path.display())),
+        }
+        if !(1..=600).contains(&self.entra.http_timeout_secs) {
+            problems.push("entra.http_timeout_secs: must be 1 to 600".into());
+        }
+        if self.grace_secs > 3600 {
+            problems.push("grace_secs: at most 3600".into());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn text(dir: &Path) -> String {
+        for f in ["policy.toml", "ca.pem", "cert.pem", "key.pem"] {
+            std::fs::write(dir.join(f), "x").unwrap();
+        }
+        format!(
+            "listen = \"127.0.0.1:0\"\npolicy_file = \"{d}/policy.toml\"\n[tls]\nca = \"{d}/ca.pem\"\ncert = \"{d}/cert.pem\"\nkey = \"{d}/key.pem\"\n[store]\npath = \"{d}/proxy.db\"\nmaster_key_file = \"{d}/master.key\"\n",
+            d = dir.display()
+        )
+    }
+
+    #[test]
+    fn loads_with_defaults_and_env_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let env: BTreeMap<String, String> = [("AIRLOCK_PROXY__ENTRA__HTTP_TIMEOUT_SECS".to_owned(), "5".to_owned())].into();
+        let c: ProxyConfig = airlock_shared::config::load_str(&text(dir.path()), "t", ENV_PREFIX, &env).unwrap();
+        assert_eq!(c.entra.http_timeout_secs, 5);
+        assert_eq!(c.grace_secs, 30);
+        assert!(c.entra.extra_ca_file.is_none());
+        assert!(format!("{c:?}").contains("master_key_file"));
+    }
+
+    #[test]
+    fn reports_every_problem_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = text(dir.path()).replace("policy.toml", "missing.toml") + "bogus = 1\n[entra]\nhttp_timeout_secs = 0\n";
+        let err = airlock_shared::config::load_str::<ProxyConfig>(&bad, "t", ENV_PREFIX, &BTreeMap::new()).unwrap_err();
+        let all = err.to_string();
+        assert!(all.contains("bogus"), "{all}");
+        assert!(all.contains("policy_file"), "{all}");
+        assert!(all.contains("http_timeout_secs"), "{all}");
+    }
+}
