@@ -2,6 +2,8 @@
 //! wired against them. TEST ONLY values throughout.
 #![allow(dead_code, reason = "each test file uses a subset")]
 
+pub mod pki;
+
 use std::io::Write;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
