@@ -74,7 +74,11 @@ pub struct EntraConfig {
 
 impl Default for EntraConfig {
     fn default() -> Self {
-        Self { extra_ca_file: None, http_timeout_secs: default_timeout(), max_retry_wait_secs: default_max_wait() }
+        Self {
+            extra_ca_file: None,
+            http_timeout_secs: default_timeout(),
+            max_retry_wait_secs: default_max_wait(),
+        }
     }
 }
 
@@ -117,7 +121,10 @@ impl Validate for ProxyConfig {
         }
         match self.store.path.parent() {
             Some(dir) if dir.as_os_str().is_empty() || dir.is_dir() => {}
-            _ => problems.push(format!("store.path: directory of {} does not exist", self.store.path.display())),
+            _ => problems.push(format!(
+                "store.path: directory of {} does not exist",
+                self.store.path.display()
+            )),
         }
         if !(1..=600).contains(&self.entra.http_timeout_secs) {
             problems.push("entra.http_timeout_secs: must be 1 to 600".into());
@@ -147,8 +154,13 @@ mod tests {
     #[test]
     fn loads_with_defaults_and_env_overrides() {
         let dir = tempfile::tempdir().unwrap();
-        let env: BTreeMap<String, String> = [("AIRLOCK_PROXY__ENTRA__HTTP_TIMEOUT_SECS".to_owned(), "5".to_owned())].into();
-        let c: ProxyConfig = airlock_shared::config::load_str(&text(dir.path()), "t", ENV_PREFIX, &env).unwrap();
+        let env: BTreeMap<String, String> = [(
+            "AIRLOCK_PROXY__ENTRA__HTTP_TIMEOUT_SECS".to_owned(),
+            "5".to_owned(),
+        )]
+        .into();
+        let c: ProxyConfig =
+            airlock_shared::config::load_str(&text(dir.path()), "t", ENV_PREFIX, &env).unwrap();
         assert_eq!(c.entra.http_timeout_secs, 5);
         assert_eq!(c.grace_secs, 30);
         assert!(c.entra.extra_ca_file.is_none());
@@ -158,8 +170,15 @@ mod tests {
     #[test]
     fn reports_every_problem_at_once() {
         let dir = tempfile::tempdir().unwrap();
-        let bad = text(dir.path()).replace("policy.toml", "missing.toml") + "bogus = 1\n[entra]\nhttp_timeout_secs = 0\n";
-        let err = airlock_shared::config::load_str::<ProxyConfig>(&bad, "t", ENV_PREFIX, &BTreeMap::new()).unwrap_err();
+        let bad = text(dir.path()).replace("policy.toml", "missing.toml")
+            + "bogus = 1\n[entra]\nhttp_timeout_secs = 0\n";
+        let err = airlock_shared::config::load_str::<ProxyConfig>(
+            &bad,
+            "t",
+            ENV_PREFIX,
+            &BTreeMap::new(),
+        )
+        .unwrap_err();
         let all = err.to_string();
         assert!(all.contains("bogus"), "{all}");
         assert!(all.contains("policy_file"), "{all}");

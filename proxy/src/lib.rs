@@ -92,20 +92,32 @@ pub struct InitReport {
 pub async fn init(config: &ProxyConfig) -> Result<InitReport, StartError> {
     let key_path = &config.store.master_key_file;
     if key_path.exists() {
-        return Err(seal::SealError::Exists { path: key_path.display().to_string() }.into());
+        return Err(seal::SealError::Exists {
+            path: key_path.display().to_string(),
+        }
+        .into());
     }
     if config.store.path.exists() {
-        return Err(store::StoreError::Exists { path: config.store.path.display().to_string() }.into());
+        return Err(store::StoreError::Exists {
+            path: config.store.path.display().to_string(),
+        }
+        .into());
     }
     MasterKey::create_file(key_path)?;
     let key = Arc::new(MasterKey::load(key_path)?);
     let sqlite = SqliteStore::create(&config.store.path, &key)?;
     let vault = Vault::new(Arc::new(sqlite), key);
     let rng = ring::rand::SystemRandom::new();
-    let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| seal::SealError::Random)?;
+    let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng)
+        .map_err(|_| seal::SealError::Random)?;
     let pkcs8 = airlock_shared::SecretBytes::copy_from(pkcs8.as_ref());
-    vault.put_secret_value(store::vault::SESSION_SIGNING_KEY, pkcs8.expose_secret()).await?;
-    Ok(InitReport { master_key_file: key_path.clone(), store: config.store.path.clone() })
+    vault
+        .put_secret_value(store::vault::SESSION_SIGNING_KEY, pkcs8.expose_secret())
+        .await?;
+    Ok(InitReport {
+        master_key_file: key_path.clone(),
+        store: config.store.path.clone(),
+    })
 }
 
 /// The proxy's services, built from the config, without a listener.
@@ -126,16 +138,27 @@ pub fn open(config: &ProxyConfig) -> Result<Proxy, StartError> {
     let sqlite = SqliteStore::open(&config.store.path, &key)?;
     let vault = Vault::new(Arc::new(sqlite), key);
     let extra_ca = match &config.entra.extra_ca_file {
-        Some(p) => Some(std::fs::read(p).map_err(|source| StartError::Read { path: p.display().to_string(), source })?),
+        Some(p) => Some(std::fs::read(p).map_err(|source| StartError::Read {
+            path: p.display().to_string(),
+            source,
+        })?),
         None => None,
     };
     let timeout = Duration::from_secs(config.entra.http_timeout_secs);
-    let http = tokens::entra::http_client(extra_ca.as_deref(), timeout).map_err(StartError::Http)?;
+    let http =
+        tokens::entra::http_client(extra_ca.as_deref(), timeout).map_err(StartError::Http)?;
     let source = EntraSource::new(vault.clone(), EntraClient::new(http.clone()));
-    let policy = CachePolicy { max_wait: Duration::from_secs(config.entra.max_retry_wait_secs), ..CachePolicy::default() };
+    let policy = CachePolicy {
+        max_wait: Duration::from_secs(config.entra.max_retry_wait_secs),
+        ..CachePolicy::default()
+    };
     let tokens = Arc::new(TokenCache::new(Arc::new(source), policy));
     let admin = admin::ConnectionAdmin::new(vault.clone(), tokens.clone(), http);
-    Ok(Proxy { vault, tokens, admin })
+    Ok(Proxy {
+        vault,
+        tokens,
+        admin,
+    })
 }
 
 /// Serves the proxy's gRPC API on `listener` over mTLS with the role policy, health service
@@ -147,7 +170,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), StartError> {
     let tls = airlock_shared::tls::server_config(&config.tls)?;
-    let policy = RolePolicy::load(&config.policy_file).map_err(|e| StartError::Policy(e.to_string()))?;
+    let policy =
+        RolePolicy::load(&config.policy_file).map_err(|e| StartError::Policy(e.to_string()))?;
     let mut opts = ServeOptions::new(tls, Arc::new(policy));
     opts.reflection = config.reflection;
     opts.grace = config.grace();
@@ -161,11 +185,17 @@ pub async fn serve(
 
 /// `airlock-proxy serve`: hardens the process, opens the store, binds `config.listen` and
 /// serves until `shutdown` completes.
-pub async fn run(config: ProxyConfig, shutdown: impl Future<Output = ()> + Send) -> Result<(), StartError> {
+pub async fn run(
+    config: ProxyConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), StartError> {
     hardening::harden_process()?;
     let proxy = open(&config)?;
     let listener = TcpListener::bind(config.listen)
         .await
-        .map_err(|source| StartError::Listen { addr: config.listen, source })?;
+        .map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
     serve(&config, proxy, listener, shutdown).await
 }

@@ -16,7 +16,12 @@ const EXIT_CONFIG: u8 = 64;
 #[command(version, about)]
 struct Cli {
     /// Log format: json or human.
-    #[arg(long, global = true, default_value = "json", env = "AIRLOCK_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "json",
+        env = "AIRLOCK_LOG_FORMAT"
+    )]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
@@ -46,7 +51,10 @@ fn main() -> ExitCode {
     telemetry::init(cli.log_format, "info");
     let (path, init, check) = match &cli.command {
         Command::Init { config } => (config, true, false),
-        Command::Serve { config, check_config } => (config, false, *check_config),
+        Command::Serve {
+            config,
+            check_config,
+        } => (config, false, *check_config),
     };
     let config = match airlock_proxy::ProxyConfig::load(path) {
         Ok(c) => c,
@@ -65,7 +73,11 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         if init {
             let report = airlock_proxy::init(&config).await?;
-            eprintln!("created {} and {}", report.master_key_file.display(), report.store.display());
+            eprintln!(
+                "created {} and {}",
+                report.master_key_file.display(),
+                report.store.display()
+            );
             return Ok(());
         }
         if check {

@@ -23,7 +23,9 @@ const FORMAT_V1: u8 = 1;
 pub enum SealError {
     /// The blob does not open under this key and associated data: wrong master key, or the
     /// blob was altered or moved.
-    #[error("the sealed value does not open with this master key (wrong key, or the store was altered)")]
+    #[error(
+        "the sealed value does not open with this master key (wrong key, or the store was altered)"
+    )]
     Open,
     /// The blob is too short or has an unknown format byte.
     #[error("the sealed value is malformed")]
@@ -50,7 +52,9 @@ pub enum SealError {
         mode: u32,
     },
     /// The master key file does not hold exactly 32 bytes.
-    #[error("master key file {path} holds {len} bytes, expected 32; restore the right file (it is created by `airlock-proxy init`)")]
+    #[error(
+        "master key file {path} holds {len} bytes, expected 32; restore the right file (it is created by `airlock-proxy init`)"
+    )]
     Length {
         /// The file.
         path: String,
@@ -97,8 +101,8 @@ impl fmt::Debug for MasterKey {
 impl MasterKey {
     /// A key from 32 secret bytes.
     pub fn from_bytes(bytes: &SecretBytes) -> Result<Self, SealError> {
-        let unbound =
-            UnboundKey::new(&AES_256_GCM, bytes.expose_secret()).map_err(|_| SealError::Malformed)?;
+        let unbound = UnboundKey::new(&AES_256_GCM, bytes.expose_secret())
+            .map_err(|_| SealError::Malformed)?;
         Ok(Self {
             key: LessSafeKey::new(unbound),
             rng: SystemRandom::new(),
@@ -190,7 +194,11 @@ impl MasterKey {
         let mut buf = SecretBytes::copy_from(&sealed[1 + NONCE_LEN..]);
         let len = self
             .key
-            .open_in_place(nonce, RingAad::from(aad.0.as_bytes()), buf.expose_secret_mut())
+            .open_in_place(
+                nonce,
+                RingAad::from(aad.0.as_bytes()),
+                buf.expose_secret_mut(),
+            )
             .map_err(|_| SealError::Open)?
             .len();
         Ok(SecretBytes::copy_from(&buf.expose_secret()[..len]))
@@ -212,11 +220,20 @@ mod tests {
         let aad = Aad::credential(&id, 1);
         let sealed = k.seal(b"TEST-ONLY secret", &aad).unwrap();
         assert!(!sealed.windows(6).any(|w| w == b"secret"));
-        assert_eq!(k.open(&sealed, &aad).unwrap().expose_secret(), b"TEST-ONLY secret");
+        assert_eq!(
+            k.open(&sealed, &aad).unwrap().expose_secret(),
+            b"TEST-ONLY secret"
+        );
         // another version, another connection, another key: all refused
-        assert!(matches!(k.open(&sealed, &Aad::credential(&id, 2)), Err(SealError::Open)));
+        assert!(matches!(
+            k.open(&sealed, &Aad::credential(&id, 2)),
+            Err(SealError::Open)
+        ));
         let other = uuid::Uuid::new_v4();
-        assert!(matches!(k.open(&sealed, &Aad::credential(&other, 1)), Err(SealError::Open)));
+        assert!(matches!(
+            k.open(&sealed, &Aad::credential(&other, 1)),
+            Err(SealError::Open)
+        ));
         assert!(matches!(key(8).open(&sealed, &aad), Err(SealError::Open)));
         // nonces differ
         assert_ne!(sealed, k.seal(b"TEST-ONLY secret", &aad).unwrap());
@@ -225,7 +242,10 @@ mod tests {
         let last = bad.len() - 1;
         bad[last] ^= 1;
         assert!(matches!(k.open(&bad, &aad), Err(SealError::Open)));
-        assert!(matches!(k.open(&sealed[..10], &aad), Err(SealError::Malformed)));
+        assert!(matches!(
+            k.open(&sealed[..10], &aad),
+            Err(SealError::Malformed)
+        ));
     }
 
     #[test]
@@ -236,7 +256,10 @@ mod tests {
         let mode = fs::metadata(&path).unwrap().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert!(MasterKey::load(&path).is_ok());
-        assert!(matches!(MasterKey::create_file(&path), Err(SealError::Exists { .. })));
+        assert!(matches!(
+            MasterKey::create_file(&path),
+            Err(SealError::Exists { .. })
+        ));
     }
 
     #[test]
@@ -250,6 +273,9 @@ mod tests {
         assert!(err.to_string().contains("chmod 600"), "{err}");
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         fs::write(&path, b"short").unwrap();
-        assert!(matches!(MasterKey::load(&path), Err(SealError::Length { len: 5, .. })));
+        assert!(matches!(
+            MasterKey::load(&path),
+            Err(SealError::Length { len: 5, .. })
+        ));
     }
 }

@@ -28,7 +28,9 @@ fn needles(pem: &str, tokens: &[String]) -> Vec<Vec<u8>> {
         .lines()
         .map(str::trim)
         .collect();
-    let der = base64::engine::general_purpose::STANDARD.decode(&key_b64).unwrap();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(&key_b64)
+        .unwrap();
     out.extend(der.chunks(32).take(20).map(<[u8]>::to_vec));
     out.extend(key_b64.as_bytes().chunks(40).take(10).map(<[u8]>::to_vec));
     out.extend(tokens.iter().map(|t| t.as_bytes().to_vec()));
@@ -44,15 +46,23 @@ async fn store_file_and_logs_never_hold_secrets_keys_or_tokens() {
     let h = Harness::start().await;
     let pem = sim_combined_pem();
     let sid = h.create_id(h.secret_request(SECRET_APP, SECRET)).await;
-    let cid = h.create_id(h.cert_request(pem.clone(), pb::AssertionAlgorithm::Ps256)).await;
+    let cid = h
+        .create_id(h.cert_request(pem.clone(), pb::AssertionAlgorithm::Ps256))
+        .await;
     let mut tokens = Vec::new();
     for id in [&sid, &cid] {
         assert!(h.test(id).await.ok);
-        let t = h.tokens.get(uuid::Uuid::parse_str(id).unwrap()).await.unwrap();
+        let t = h
+            .tokens
+            .get(uuid::Uuid::parse_str(id).unwrap())
+            .await
+            .unwrap();
         tokens.push(t.value.expose_secret().to_owned());
     }
     // also a failing request, whose error path logs
-    let wrong = h.create_id(h.secret_request(SECRET_APP, "TEST-ONLY-wrong-secret-value")).await;
+    let wrong = h
+        .create_id(h.secret_request(SECRET_APP, "TEST-ONLY-wrong-secret-value"))
+        .await;
     assert!(!h.test(&wrong).await.ok);
 
     let needles = needles(&pem, &tokens);
@@ -60,7 +70,11 @@ async fn store_file_and_logs_never_hold_secrets_keys_or_tokens() {
         let path = entry.unwrap().path();
         let bytes = std::fs::read(&path).unwrap();
         for n in &needles {
-            assert!(!contains(&bytes, n), "{} holds secret material", path.display());
+            assert!(
+                !contains(&bytes, n),
+                "{} holds secret material",
+                path.display()
+            );
         }
         assert!(!contains(&bytes, b"TEST-ONLY-wrong-secret-value"));
     }
@@ -78,7 +92,9 @@ async fn debug_output_is_redacted() {
     let pem = sim_combined_pem();
     let req = h.cert_request(pem.clone(), pb::AssertionAlgorithm::Ps256);
     let sreq = h.secret_request(SECRET_APP, SECRET);
-    let parsed = airlock_proxy::pem::parse(&pem, Default::default(), time::OffsetDateTime::now_utc()).unwrap();
+    let parsed =
+        airlock_proxy::pem::parse(&pem, Default::default(), time::OffsetDateTime::now_utc())
+            .unwrap();
     let id = h.create_id(h.secret_request(SECRET_APP, SECRET)).await;
     let uuid = uuid::Uuid::parse_str(&id).unwrap();
     let (record, cred) = h.vault.open(uuid).await.unwrap();
@@ -105,8 +121,13 @@ fn key() -> Arc<MasterKey> {
 /// Child side of `killed_writer_leaves_whole_records`: writes until killed.
 #[tokio::test]
 async fn writer_child() {
-    let Ok(path) = std::env::var(CHILD_ENV) else { return };
-    let vault = Vault::new(Arc::new(SqliteStore::open(path.as_ref(), &key()).unwrap()), key());
+    let Ok(path) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let vault = Vault::new(
+        Arc::new(SqliteStore::open(path.as_ref(), &key()).unwrap()),
+        key(),
+    );
     let rows = vault.list(0, 1000).await.unwrap();
     let ids: Vec<_> = rows.iter().map(|(_, r)| r.id).collect();
     let mut n = 0u64;
@@ -114,10 +135,23 @@ async fn writer_child() {
         n += 1;
         let id = ids[(n as usize) % ids.len()];
         let secret = format!("TEST-ONLY-rotated-{n}-{}", "x".repeat((n % 500) as usize));
-        vault.rotate(id, &Credential::ClientSecret(SecretString::new(secret)), |_| {}).await.unwrap();
+        vault
+            .rotate(
+                id,
+                &Credential::ClientSecret(SecretString::new(secret)),
+                |_| {},
+            )
+            .await
+            .unwrap();
         let mut rec = common_record();
         rec.instance_name = format!("child-{n}");
-        vault.create(rec, &Credential::ClientSecret(SecretString::new("TEST-ONLY-new".into()))).await.unwrap();
+        vault
+            .create(
+                rec,
+                &Credential::ClientSecret(SecretString::new("TEST-ONLY-new".into())),
+            )
+            .await
+            .unwrap();
     }
 }
 
@@ -148,7 +182,13 @@ async fn killed_writer_leaves_whole_records() {
     {
         let vault = Vault::new(Arc::new(SqliteStore::create(&path, &key()).unwrap()), key());
         for _ in 0..5 {
-            vault.create(common_record(), &Credential::ClientSecret(SecretString::new("TEST-ONLY-0".into()))).await.unwrap();
+            vault
+                .create(
+                    common_record(),
+                    &Credential::ClientSecret(SecretString::new("TEST-ONLY-0".into())),
+                )
+                .await
+                .unwrap();
         }
     }
     for round in 0..3 {
@@ -164,11 +204,16 @@ async fn killed_writer_leaves_whole_records() {
         child.wait().unwrap();
         let vault = Vault::new(Arc::new(SqliteStore::open(&path, &key()).unwrap()), key());
         let rows = vault.list(0, 100_000).await.unwrap();
-        assert!(rows.len() > 5 + round as usize, "the child wrote before it was killed");
+        assert!(
+            rows.len() > 5 + round as usize,
+            "the child wrote before it was killed"
+        );
         for (_, rec) in rows {
             let (r, cred) = vault.open(rec.id).await.unwrap();
             assert!(r.credential_version <= r.version);
-            assert!(matches!(cred, Credential::ClientSecret(s) if s.expose_secret().starts_with("TEST-ONLY-")));
+            assert!(
+                matches!(cred, Credential::ClientSecret(s) if s.expose_secret().starts_with("TEST-ONLY-"))
+            );
         }
     }
 }

@@ -10,7 +10,10 @@ use crate::store::{AssertionAlg, AuthKind, CertificateMeta, ConnectionRecord, St
 
 /// A wall-clock time as a protobuf timestamp.
 pub fn timestamp(t: OffsetDateTime) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: t.unix_timestamp(), nanos: t.nanosecond() as i32 }
+    prost_types::Timestamp {
+        seconds: t.unix_timestamp(),
+        nanos: t.nanosecond() as i32,
+    }
 }
 
 /// The API enum for an algorithm.
@@ -96,11 +99,17 @@ impl AdminError {
                     .with_metadata("field", "credential.certificate.pem")
             }
             Self::Store(StoreError::NotFound) => AirlockError::bare(ErrorCode::ConnectionNotFound),
-            Self::Store(StoreError::Conflict) => AirlockError::new(ErrorCode::Transient, "the connection was changed concurrently")
-                .with_remediation("Read the connection again and retry the change."),
+            Self::Store(StoreError::Conflict) => AirlockError::new(
+                ErrorCode::Transient,
+                "the connection was changed concurrently",
+            )
+            .with_remediation("Read the connection again and retry the change."),
             Self::Store(e) => {
                 tracing::error!(error = %e, "store failure");
-                AirlockError::new(ErrorCode::Internal, "the credential store failed; see the proxy log")
+                AirlockError::new(
+                    ErrorCode::Internal,
+                    "the credential store failed; see the proxy log",
+                )
             }
         }
     }

@@ -41,12 +41,18 @@ struct NewCredential {
 impl ConnectionAdmin {
     /// A service over `vault`, dropping tokens from `tokens`, probing Exchange with `http`.
     pub fn new(vault: Vault, tokens: Arc<TokenCache>, http: reqwest::Client) -> Self {
-        Self { vault, tokens, http }
+        Self {
+            vault,
+            tokens,
+            http,
+        }
     }
 
     /// Validates the request's credential and zeroizes its secret text in the request.
     fn take_credential(cred: Option<pb::Credential>) -> Result<NewCredential, AdminError> {
-        let kind = cred.and_then(|c| c.kind).ok_or_else(validate::missing_credential)?;
+        let kind = cred
+            .and_then(|c| c.kind)
+            .ok_or_else(validate::missing_credential)?;
         match kind {
             pb::credential::Kind::ClientSecret(mut s) => {
                 let checked = validate::client_secret(&s);
@@ -77,14 +83,19 @@ impl ConnectionAdmin {
     }
 
     fn environment(env: Option<&pb::Environment>) -> Result<(String, String), AdminError> {
-        let (a, e) = env.map_or(("", ""), |e| (e.authority_host.as_str(), e.exchange_host.as_str()));
+        let (a, e) = env.map_or(("", ""), |e| {
+            (e.authority_host.as_str(), e.exchange_host.as_str())
+        });
         Ok((
             validate::host_url("environment.authority_host", a, validate::DEFAULT_AUTHORITY)?,
             validate::host_url("environment.exchange_host", e, validate::DEFAULT_EXCHANGE)?,
         ))
     }
 
-    async fn create(&self, req: pb::CreateConnectionRequest) -> Result<pb::CreateConnectionResponse, AdminError> {
+    async fn create(
+        &self,
+        req: pb::CreateConnectionRequest,
+    ) -> Result<pb::CreateConnectionResponse, AdminError> {
         let instance_name = validate::instance_name(&req.instance_name)?;
         let tenant_id = validate::tenant_id(&req.tenant_id)?;
         let app_id = validate::app_id(&req.app_id)?;
@@ -110,14 +121,32 @@ impl ConnectionAdmin {
         };
         let record = self.vault.create(record, &new.credential).await?;
         tracing::info!(connection.id = %record.id, auth = ?record.auth, "connection created");
-        Ok(pb::CreateConnectionResponse { connection: Some(convert::connection(&record)), warnings: new.warnings })
+        Ok(pb::CreateConnectionResponse {
+            connection: Some(convert::connection(&record)),
+            warnings: new.warnings,
+        })
     }
 
-    async fn update(&self, req: pb::UpdateConnectionRequest) -> Result<pb::UpdateConnectionResponse, AdminError> {
+    async fn update(
+        &self,
+        req: pb::UpdateConnectionRequest,
+    ) -> Result<pb::UpdateConnectionResponse, AdminError> {
         let id = validate::connection_id(&req.connection_id)?;
-        let name = req.instance_name.as_deref().map(validate::instance_name).transpose()?;
-        let org = req.organization.as_deref().map(validate::organization).transpose()?;
-        let env = req.environment.as_ref().map(|e| Self::environment(Some(e))).transpose()?;
+        let name = req
+            .instance_name
+            .as_deref()
+            .map(validate::instance_name)
+            .transpose()?;
+        let org = req
+            .organization
+            .as_deref()
+            .map(validate::organization)
+            .transpose()?;
+        let env = req
+            .environment
+            .as_ref()
+            .map(|e| Self::environment(Some(e)))
+            .transpose()?;
         let record = self
             .vault
             .update(id, |r| {
@@ -135,10 +164,15 @@ impl ConnectionAdmin {
             .await?;
         self.tokens.invalidate(id);
         tracing::info!(connection.id = %id, "connection updated");
-        Ok(pb::UpdateConnectionResponse { connection: Some(convert::connection(&record)) })
+        Ok(pb::UpdateConnectionResponse {
+            connection: Some(convert::connection(&record)),
+        })
     }
 
-    async fn rotate(&self, req: pb::RotateCredentialRequest) -> Result<pb::RotateCredentialResponse, AdminError> {
+    async fn rotate(
+        &self,
+        req: pb::RotateCredentialRequest,
+    ) -> Result<pb::RotateCredentialResponse, AdminError> {
         let id = validate::connection_id(&req.connection_id)?;
         let new = Self::take_credential(req.credential)?;
         let (auth, cert) = (new.auth, new.certificate);
@@ -151,10 +185,16 @@ impl ConnectionAdmin {
             .await?;
         self.tokens.invalidate(id);
         tracing::info!(connection.id = %id, auth = ?record.auth, "credential rotated; cached token dropped");
-        Ok(pb::RotateCredentialResponse { connection: Some(convert::connection(&record)), warnings: new.warnings })
+        Ok(pb::RotateCredentialResponse {
+            connection: Some(convert::connection(&record)),
+            warnings: new.warnings,
+        })
     }
 
-    async fn list(&self, req: pb::ListConnectionsRequest) -> Result<pb::ListConnectionsResponse, AdminError> {
+    async fn list(
+        &self,
+        req: pb::ListConnectionsRequest,
+    ) -> Result<pb::ListConnectionsResponse, AdminError> {
         let size = validate::page_size(req.page_size)?;
         let after = validate::page_token(&req.page_token)?;
         let rows = self.vault.list(after, size + 1).await?;
@@ -170,12 +210,17 @@ impl ConnectionAdmin {
         })
     }
 
-    async fn delete(&self, req: pb::DeleteConnectionRequest) -> Result<pb::DeleteConnectionResponse, AdminError> {
+    async fn delete(
+        &self,
+        req: pb::DeleteConnectionRequest,
+    ) -> Result<pb::DeleteConnectionResponse, AdminError> {
         let id = validate::connection_id(&req.connection_id)?;
         self.vault.delete(id).await?;
         self.tokens.invalidate(id);
         tracing::info!(connection.id = %id, "connection deleted");
-        Ok(pb::DeleteConnectionResponse { revoked_sessions: 0 })
+        Ok(pb::DeleteConnectionResponse {
+            revoked_sessions: 0,
+        })
     }
 
     /// TestConnection: token step, then the Exchange step; failures are a diagnosis, not an error.
@@ -217,33 +262,56 @@ fn step(name: &str, ok: bool, started: Instant) -> pb::TestStep {
 
 #[tonic::async_trait]
 impl ConnectionAdminService for ConnectionAdmin {
-    async fn create_connection(&self, r: Request<pb::CreateConnectionRequest>) -> Result<Response<pb::CreateConnectionResponse>, Status> {
+    async fn create_connection(
+        &self,
+        r: Request<pb::CreateConnectionRequest>,
+    ) -> Result<Response<pb::CreateConnectionResponse>, Status> {
         Ok(Response::new(self.create(r.into_inner()).await?))
     }
 
-    async fn update_connection(&self, r: Request<pb::UpdateConnectionRequest>) -> Result<Response<pb::UpdateConnectionResponse>, Status> {
+    async fn update_connection(
+        &self,
+        r: Request<pb::UpdateConnectionRequest>,
+    ) -> Result<Response<pb::UpdateConnectionResponse>, Status> {
         Ok(Response::new(self.update(r.into_inner()).await?))
     }
 
-    async fn rotate_credential(&self, r: Request<pb::RotateCredentialRequest>) -> Result<Response<pb::RotateCredentialResponse>, Status> {
+    async fn rotate_credential(
+        &self,
+        r: Request<pb::RotateCredentialRequest>,
+    ) -> Result<Response<pb::RotateCredentialResponse>, Status> {
         Ok(Response::new(self.rotate(r.into_inner()).await?))
     }
 
-    async fn get_connection(&self, r: Request<pb::GetConnectionRequest>) -> Result<Response<pb::GetConnectionResponse>, Status> {
+    async fn get_connection(
+        &self,
+        r: Request<pb::GetConnectionRequest>,
+    ) -> Result<Response<pb::GetConnectionResponse>, Status> {
         let id = validate::connection_id(&r.get_ref().connection_id).map_err(AdminError::from)?;
         let record = self.vault.get(id).await.map_err(AdminError::from)?;
-        Ok(Response::new(pb::GetConnectionResponse { connection: Some(convert::connection(&record)) }))
+        Ok(Response::new(pb::GetConnectionResponse {
+            connection: Some(convert::connection(&record)),
+        }))
     }
 
-    async fn list_connections(&self, r: Request<pb::ListConnectionsRequest>) -> Result<Response<pb::ListConnectionsResponse>, Status> {
+    async fn list_connections(
+        &self,
+        r: Request<pb::ListConnectionsRequest>,
+    ) -> Result<Response<pb::ListConnectionsResponse>, Status> {
         Ok(Response::new(self.list(r.into_inner()).await?))
     }
 
-    async fn delete_connection(&self, r: Request<pb::DeleteConnectionRequest>) -> Result<Response<pb::DeleteConnectionResponse>, Status> {
+    async fn delete_connection(
+        &self,
+        r: Request<pb::DeleteConnectionRequest>,
+    ) -> Result<Response<pb::DeleteConnectionResponse>, Status> {
         Ok(Response::new(self.delete(r.into_inner()).await?))
     }
 
-    async fn test_connection(&self, r: Request<pb::TestConnectionRequest>) -> Result<Response<pb::TestConnectionResponse>, Status> {
+    async fn test_connection(
+        &self,
+        r: Request<pb::TestConnectionRequest>,
+    ) -> Result<Response<pb::TestConnectionResponse>, Status> {
         let id = validate::connection_id(&r.get_ref().connection_id).map_err(AdminError::from)?;
         Ok(Response::new(self.test(id).await?))
     }

@@ -20,7 +20,10 @@ pub async fn organization_config(
     record: &ConnectionRecord,
     token: &AccessToken,
 ) -> Result<String, AirlockError> {
-    let url = format!("{}/adminapi/beta/{}/InvokeCommand", record.exchange_host, record.tenant_id);
+    let url = format!(
+        "{}/adminapi/beta/{}/InvokeCommand",
+        record.exchange_host, record.tenant_id
+    );
     let body = json!({"CmdletInput": {"CmdletName": "Get-OrganizationConfig", "Parameters": {}}});
     let resp = http
         .post(&url)
@@ -35,7 +38,12 @@ pub async fn organization_config(
                 .with_remediation("Check the proxy's network access to the Exchange host (DNS, firewall, CA trust) and retry.")
         })?;
     let status = resp.status().as_u16();
-    let header = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let header = |n: &str| {
+        resp.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
     let request_id = header("request-id");
     let exception = header("x-ExceptionType");
     let retry_after = header("retry-after").as_deref().and_then(parse_retry_after);
@@ -43,10 +51,14 @@ pub async fn organization_config(
     let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
     if status == 200 {
         let first = &v["value"][0];
-        let name = first["Name"].as_str().or(first["DisplayName"].as_str()).unwrap_or(&record.organization);
+        let name = first["Name"]
+            .as_str()
+            .or(first["DisplayName"].as_str())
+            .unwrap_or(&record.organization);
         return Ok(name.to_owned());
     }
-    let mut err = diagnose(status, &v, retry_after).with_metadata("http_status", status.to_string());
+    let mut err =
+        diagnose(status, &v, retry_after).with_metadata("http_status", status.to_string());
     if let Some(r) = request_id {
         err = err.with_metadata("request_id", r);
     }
@@ -71,7 +83,11 @@ fn envelope_message(v: &serde_json::Value) -> String {
 pub fn diagnose(status: u16, v: &serde_json::Value, retry_after: Option<Duration>) -> AirlockError {
     let msg = envelope_message(v);
     let lower = msg.to_ascii_lowercase();
-    let text = if msg.is_empty() { format!("HTTP {status}") } else { msg.clone() };
+    let text = if msg.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        msg.clone()
+    };
     let role = lower.contains("not allowed to call")
         || lower.contains("access denied")
         || lower.contains("access is denied")
@@ -111,15 +127,30 @@ mod tests {
         assert_eq!(e.code(), ErrorCode::SpNotRegistered);
         assert!(e.remediation().contains("wait up to 30 minutes"));
         assert!(e.remediation().contains("New-ServicePrincipal"));
-        for m in ["User is not allowed to call Get-OrganizationConfig", "Access Denied"] {
+        for m in [
+            "User is not allowed to call Get-OrganizationConfig",
+            "Access Denied",
+        ] {
             let e = diagnose(401, &gateway(m), None);
             assert_eq!(e.code(), ErrorCode::RoleMissing, "{m}");
             assert!(e.remediation().contains("Exchange Administrator"));
         }
-        assert_eq!(diagnose(403, &json!(null), None).code(), ErrorCode::CmdletUnavailable);
+        assert_eq!(
+            diagnose(403, &json!(null), None).code(),
+            ErrorCode::CmdletUnavailable
+        );
         let t = diagnose(429, &json!(null), Some(Duration::from_secs(7)));
-        assert_eq!((t.code(), t.retry_delay()), (ErrorCode::Throttled, Some(Duration::from_secs(7))));
-        assert_eq!(diagnose(503, &json!(null), None).code(), ErrorCode::Transient);
-        assert_eq!(diagnose(401, &gateway("The access token has expired."), None).code(), ErrorCode::CredentialInvalid);
+        assert_eq!(
+            (t.code(), t.retry_delay()),
+            (ErrorCode::Throttled, Some(Duration::from_secs(7)))
+        );
+        assert_eq!(
+            diagnose(503, &json!(null), None).code(),
+            ErrorCode::Transient
+        );
+        assert_eq!(
+            diagnose(401, &gateway("The access token has expired."), None).code(),
+            ErrorCode::CredentialInvalid
+        );
     }
 }

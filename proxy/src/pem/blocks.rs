@@ -68,7 +68,9 @@ pub fn split(normalised: &str) -> Result<Vec<Block>, BlockError> {
     let mut blocks = Vec::new();
     let mut lines = normalised.lines();
     while let Some(line) = lines.next() {
-        let Some(label) = begin_label(line) else { continue };
+        let Some(label) = begin_label(line) else {
+            continue;
+        };
         let end = format!("-----END {label}-----");
         let mut body = Zeroizing::new(String::with_capacity(normalised.len()));
         let mut headers = Vec::new();
@@ -119,7 +121,11 @@ mod tests {
             plain.clone(),
             plain.replace('\n', "\r\n"),
             format!("\u{feff}{plain}"),
-            plain.lines().map(|l| format!("    {l}  ")).collect::<Vec<_>>().join("\n"),
+            plain
+                .lines()
+                .map(|l| format!("    {l}  "))
+                .collect::<Vec<_>>()
+                .join("\n"),
             format!("Bag Attributes\n    localKeyID: 01 02\nsubject=/CN=x\n{plain}"),
             plain.replace('\n', "\\n"),
             format!("\"{}\"", plain.replace('\n', "\\n")),
@@ -136,9 +142,15 @@ mod tests {
     fn reports_broken_blocks() {
         assert_eq!(split(&normalise("hello")).unwrap_err(), BlockError::Empty);
         let open = "-----BEGIN PRIVATE KEY-----\nTUlJQg==\n";
-        assert!(matches!(split(&normalise(open)), Err(BlockError::Unterminated(_))));
+        assert!(matches!(
+            split(&normalise(open)),
+            Err(BlockError::Unterminated(_))
+        ));
         let bad = "-----BEGIN PRIVATE KEY-----\n@@@@\n-----END PRIVATE KEY-----";
-        assert!(matches!(split(&normalise(bad)), Err(BlockError::BadBase64(_))));
+        assert!(matches!(
+            split(&normalise(bad)),
+            Err(BlockError::BadBase64(_))
+        ));
     }
 
     #[test]

@@ -62,15 +62,33 @@ impl PemError {
     /// What the operator should do.
     pub fn remedy(&self) -> &'static str {
         match self {
-            Self::NoPrivateKey | Self::NoCertificate | Self::Malformed(_) => airlock_shared::catalogue::REMEDY_PEM,
-            Self::EncryptedKey => "Remove the password from the key: openssl pkey -in key.pem -out key-plain.pem (or generate it with -nodes), then cat cert.pem key-plain.pem > combined.pem.",
-            Self::NotRsa(_) => "Generate an RSA key: openssl req -x509 -newkey rsa:2048 -keyout key.pem -out cert.pem -days 365 -nodes -subj \"/CN=ServalExchangeOnline\", upload cert.pem to the app registration, and paste cat cert.pem key.pem.",
-            Self::BadKey(_) => "Use an RSA key of 2048 to 4096 bits with public exponent 65537 (openssl req -x509 -newkey rsa:2048 ... -nodes).",
-            Self::SeveralKeys(_) => "Paste one certificate and the one private key that belongs to it: cat cert.pem key.pem > combined.pem.",
-            Self::Mismatch(_) => "The key and certificate come from different pairs. Combine the certificate with the key it was generated with: cat cert.pem key.pem > combined.pem (compare with openssl x509 -noout -modulus -in cert.pem and openssl rsa -noout -modulus -in key.pem).",
-            Self::Expired(_) => "Generate a new certificate, upload it in the app registration under Certificates & secrets → Certificates, and rotate the connection (airlockctl connection rotate).",
-            Self::NotYetValid(_) => "Check this machine's clock (NTP) or wait until the certificate becomes valid; a certificate dated in the future was probably made on a machine with a wrong clock.",
-            Self::TooLarge => "Paste only the certificate and its private key (at most 64 KiB), not a whole bundle.",
+            Self::NoPrivateKey | Self::NoCertificate | Self::Malformed(_) => {
+                airlock_shared::catalogue::REMEDY_PEM
+            }
+            Self::EncryptedKey => {
+                "Remove the password from the key: openssl pkey -in key.pem -out key-plain.pem (or generate it with -nodes), then cat cert.pem key-plain.pem > combined.pem."
+            }
+            Self::NotRsa(_) => {
+                "Generate an RSA key: openssl req -x509 -newkey rsa:2048 -keyout key.pem -out cert.pem -days 365 -nodes -subj \"/CN=ServalExchangeOnline\", upload cert.pem to the app registration, and paste cat cert.pem key.pem."
+            }
+            Self::BadKey(_) => {
+                "Use an RSA key of 2048 to 4096 bits with public exponent 65537 (openssl req -x509 -newkey rsa:2048 ... -nodes)."
+            }
+            Self::SeveralKeys(_) => {
+                "Paste one certificate and the one private key that belongs to it: cat cert.pem key.pem > combined.pem."
+            }
+            Self::Mismatch(_) => {
+                "The key and certificate come from different pairs. Combine the certificate with the key it was generated with: cat cert.pem key.pem > combined.pem (compare with openssl x509 -noout -modulus -in cert.pem and openssl rsa -noout -modulus -in key.pem)."
+            }
+            Self::Expired(_) => {
+                "Generate a new certificate, upload it in the app registration under Certificates & secrets → Certificates, and rotate the connection (airlockctl connection rotate)."
+            }
+            Self::NotYetValid(_) => {
+                "Check this machine's clock (NTP) or wait until the certificate becomes valid; a certificate dated in the future was probably made on a machine with a wrong clock."
+            }
+            Self::TooLarge => {
+                "Paste only the certificate and its private key (at most 64 KiB), not a whole bundle."
+            }
         }
     }
 }
@@ -87,12 +105,19 @@ pub struct ParsedPem {
 
 impl std::fmt::Debug for ParsedPem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParsedPem").field("key", &self.key).field("meta", &self.meta).finish()
+        f.debug_struct("ParsedPem")
+            .field("key", &self.key)
+            .field("meta", &self.meta)
+            .finish()
     }
 }
 
 /// Parses a combined PEM at time `now`.
-pub fn parse(text: &str, algorithm: AssertionAlg, now: OffsetDateTime) -> Result<ParsedPem, PemError> {
+pub fn parse(
+    text: &str,
+    algorithm: AssertionAlg,
+    now: OffsetDateTime,
+) -> Result<ParsedPem, PemError> {
     if text.len() > MAX_PEM_BYTES {
         return Err(PemError::TooLarge);
     }
@@ -103,31 +128,51 @@ pub fn parse(text: &str, algorithm: AssertionAlg, now: OffsetDateTime) -> Result
         Ok(b) => b,
     };
     let (format, der) = one_key(&all)?;
-    let certs: Vec<&SecretBytes> = all.iter().filter(|b| b.label == "CERTIFICATE").map(|b| &b.der).collect();
+    let certs: Vec<&SecretBytes> = all
+        .iter()
+        .filter(|b| b.label == "CERTIFICATE")
+        .map(|b| &b.der)
+        .collect();
     if certs.is_empty() {
         return Err(PemError::NoCertificate);
     }
     let pair = load_rsa(format, &der)?;
     let public = pair.public().as_ref();
     let mut parsed = 0;
-    for cert_der in certs.iter().copied() {
-        let Ok((_, cert)) = X509Certificate::from_der(cert_der.expose_secret()) else { continue };
+    for &cert_der in &certs {
+        let Ok((_, cert)) = X509Certificate::from_der(cert_der.expose_secret()) else {
+            continue;
+        };
         parsed += 1;
         if cert.public_key().subject_public_key.data.as_ref() == public {
             let key_bits = (pair.public().modulus_len() * 8) as u32;
-            let (meta, warnings) = describe(cert_der.expose_secret(), &cert, key_bits, algorithm, now)?;
-            return Ok(ParsedPem { key: Credential::PrivateKey { format, der }, meta, warnings });
+            let (meta, warnings) =
+                describe(cert_der.expose_secret(), &cert, key_bits, algorithm, now)?;
+            return Ok(ParsedPem {
+                key: Credential::PrivateKey { format, der },
+                meta,
+                warnings,
+            });
         }
     }
     if parsed == 0 {
-        return Err(PemError::Malformed("no certificate block could be read as X.509".into()));
+        return Err(PemError::Malformed(
+            "no certificate block could be read as X.509".into(),
+        ));
     }
-    let detail = if parsed > 1 { format!(" (none of the {parsed} certificates matches)") } else { String::new() };
+    let detail = if parsed > 1 {
+        format!(" (none of the {parsed} certificates matches)")
+    } else {
+        String::new()
+    };
     Err(PemError::Mismatch(detail))
 }
 
 fn one_key(all: &[blocks::Block]) -> Result<(KeyFormat, SecretBytes), PemError> {
-    let keys: Vec<&blocks::Block> = all.iter().filter(|b| b.label.ends_with("PRIVATE KEY")).collect();
+    let keys: Vec<&blocks::Block> = all
+        .iter()
+        .filter(|b| b.label.ends_with("PRIVATE KEY"))
+        .collect();
     let key = match keys.as_slice() {
         [] => return Err(PemError::NoPrivateKey),
         [one] => *one,
@@ -154,14 +199,18 @@ pub fn load_rsa(format: KeyFormat, der: &SecretBytes) -> Result<RsaKeyPair, PemE
     };
     res.map_err(|e| match e.to_string().as_str() {
         "WrongAlgorithm" => PemError::NotRsa("EC or other non-RSA"),
-        "TooSmall" => PemError::BadKey("the key is too small (or its exponent is below 65537); 2048 bits is the minimum".into()),
+        "TooSmall" => PemError::BadKey(
+            "the key is too small (or its exponent is below 65537); 2048 bits is the minimum"
+                .into(),
+        ),
         "TooLarge" => PemError::BadKey("the key is larger than 4096 bits".into()),
         other => PemError::BadKey(format!("ring refused it ({other})")),
     })
 }
 
 fn fmt_time(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| t.to_string())
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
 }
 
 fn describe(

@@ -26,13 +26,29 @@ fn accepted_corpus() {
     let seed = ok(fixture!("combined.pem"));
     assert_eq!(seed.meta.subject, "CN=ServalExchangeOnline");
     assert_eq!(seed.meta.key_bits, 2048);
-    assert!(matches!(seed.key, Credential::PrivateKey { format: KeyFormat::Pkcs8, .. }));
+    assert!(matches!(
+        seed.key,
+        Credential::PrivateKey {
+            format: KeyFormat::Pkcs8,
+            ..
+        }
+    ));
     assert!(seed.warnings.is_empty());
-    for text in [fixture!("key-first.pem"), fixture!("crlf.pem"), fixture!("bag-attributes.pem")] {
+    for text in [
+        fixture!("key-first.pem"),
+        fixture!("crlf.pem"),
+        fixture!("bag-attributes.pem"),
+    ] {
         assert_eq!(ok(text).meta.sha1_thumbprint, seed.meta.sha1_thumbprint);
     }
     let pkcs1 = ok(fixture!("pkcs1.pem"));
-    assert!(matches!(pkcs1.key, Credential::PrivateKey { format: KeyFormat::Pkcs1, .. }));
+    assert!(matches!(
+        pkcs1.key,
+        Credential::PrivateKey {
+            format: KeyFormat::Pkcs1,
+            ..
+        }
+    ));
     assert_eq!(pkcs1.meta.sha256_thumbprint, seed.meta.sha256_thumbprint);
     assert_eq!(ok(fixture!("rsa4096.pem")).meta.key_bits, 4096);
 }
@@ -61,10 +77,16 @@ fn thumbprints_match_openssl() {
     let p = ok(fixture!("combined.pem"));
     assert_eq!(p.meta.sha1_thumbprint.len(), 40);
     assert_eq!(p.meta.sha256_thumbprint.len(), 64);
-    assert_eq!(p.meta.sha1_thumbprint, p.meta.sha1_thumbprint.to_ascii_uppercase());
+    assert_eq!(
+        p.meta.sha1_thumbprint,
+        p.meta.sha1_thumbprint.to_ascii_uppercase()
+    );
     // openssl x509 -noout -fingerprint -sha1 -in cert.pem, recomputed from the DER
     let der = blocks::split(&blocks::normalise(fixture!("cert.pem"))).unwrap();
-    let expect = hex::encode_upper(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, der[0].der.expose_secret()));
+    let expect = hex::encode_upper(digest::digest(
+        &digest::SHA1_FOR_LEGACY_USE_ONLY,
+        der[0].der.expose_secret(),
+    ));
     assert_eq!(p.meta.sha1_thumbprint, expect);
 }
 
@@ -82,17 +104,27 @@ fn no_private_key_uses_the_seed_words_and_remedy() {
 fn rejected_corpus_has_distinct_errors() {
     assert_eq!(err(fixture!("key.pem")), PemError::NoCertificate);
     assert_eq!(err(fixture!("encrypted.pem")), PemError::EncryptedKey);
-    assert_eq!(err(fixture!("encrypted-legacy.pem")), PemError::EncryptedKey);
+    assert_eq!(
+        err(fixture!("encrypted-legacy.pem")),
+        PemError::EncryptedKey
+    );
     assert!(matches!(err(fixture!("ec-sec1.pem")), PemError::NotRsa(_)));
     assert!(matches!(err(fixture!("ec-pkcs8.pem")), PemError::NotRsa(_)));
-    assert!(matches!(err(fixture!("mismatch.pem")), PemError::Mismatch(_)));
+    assert!(matches!(
+        err(fixture!("mismatch.pem")),
+        PemError::Mismatch(_)
+    ));
     assert!(matches!(err(fixture!("rsa1024.pem")), PemError::BadKey(m) if m.contains("2048")));
     let two_keys = format!("{}{}", fixture!("combined.pem"), fixture!("other-key.pem"));
     assert_eq!(err(&two_keys), PemError::SeveralKeys(2));
     assert_eq!(err(&"A".repeat(MAX_PEM_BYTES + 1)), PemError::TooLarge);
     let broken = fixture!("combined.pem").replace("-----END PRIVATE KEY-----", "");
     assert!(matches!(err(&broken), PemError::Malformed(_)));
-    for e in [PemError::EncryptedKey, PemError::NotRsa("EC"), PemError::Mismatch(String::new())] {
+    for e in [
+        PemError::EncryptedKey,
+        PemError::NotRsa("EC"),
+        PemError::Mismatch(String::new()),
+    ] {
         assert_ne!(e.remedy(), airlock_shared::catalogue::REMEDY_PEM);
     }
 }
@@ -102,8 +134,14 @@ fn validity_window_and_expiry_warning() {
     let p = ok(fixture!("combined.pem"));
     let (nb, na) = (p.meta.not_before, p.meta.not_after);
     let at = |t| parse(fixture!("combined.pem"), AssertionAlg::Rs256, t);
-    assert!(matches!(at(na + Duration::days(1)), Err(PemError::Expired(_))));
-    assert!(matches!(at(nb - Duration::days(1)), Err(PemError::NotYetValid(_))));
+    assert!(matches!(
+        at(na + Duration::days(1)),
+        Err(PemError::Expired(_))
+    ));
+    assert!(matches!(
+        at(nb - Duration::days(1)),
+        Err(PemError::NotYetValid(_))
+    ));
     let soon = at(na - Duration::days(10)).unwrap();
     assert_eq!(soon.warnings.len(), 1);
     assert!(soon.warnings[0].contains("expires"));

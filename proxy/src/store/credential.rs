@@ -30,7 +30,9 @@ impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ClientSecret(_) => f.write_str("Credential::ClientSecret([redacted])"),
-            Self::PrivateKey { format, .. } => write!(f, "Credential::PrivateKey({format:?}, [redacted])"),
+            Self::PrivateKey { format, .. } => {
+                write!(f, "Credential::PrivateKey({format:?}, [redacted])")
+            }
         }
     }
 }
@@ -44,8 +46,14 @@ impl Credential {
     pub(crate) fn encode(&self) -> SecretBytes {
         let (tag, body): (u8, &[u8]) = match self {
             Self::ClientSecret(s) => (TAG_SECRET, s.expose_secret().as_bytes()),
-            Self::PrivateKey { format: KeyFormat::Pkcs8, der } => (TAG_PKCS8, der.expose_secret()),
-            Self::PrivateKey { format: KeyFormat::Pkcs1, der } => (TAG_PKCS1, der.expose_secret()),
+            Self::PrivateKey {
+                format: KeyFormat::Pkcs8,
+                der,
+            } => (TAG_PKCS8, der.expose_secret()),
+            Self::PrivateKey {
+                format: KeyFormat::Pkcs1,
+                der,
+            } => (TAG_PKCS1, der.expose_secret()),
         };
         let mut out = SecretBytes::zeroed(1 + body.len());
         out.expose_secret_mut()[0] = tag;
@@ -82,11 +90,18 @@ mod tests {
     fn encode_decode_and_debug_is_redacted() {
         let c = Credential::ClientSecret(SecretString::new("TEST-ONLY+s/=".into()));
         let back = Credential::decode(&c.encode()).unwrap();
-        assert!(matches!(&back, Credential::ClientSecret(s) if s.expose_secret() == "TEST-ONLY+s/="));
+        assert!(
+            matches!(&back, Credential::ClientSecret(s) if s.expose_secret() == "TEST-ONLY+s/=")
+        );
         assert!(!format!("{back:?}").contains("TEST-ONLY"));
-        let k = Credential::PrivateKey { format: KeyFormat::Pkcs1, der: SecretBytes::copy_from(b"KEYBYTES") };
+        let k = Credential::PrivateKey {
+            format: KeyFormat::Pkcs1,
+            der: SecretBytes::copy_from(b"KEYBYTES"),
+        };
         let back = Credential::decode(&k.encode()).unwrap();
-        assert!(matches!(&back, Credential::PrivateKey { format: KeyFormat::Pkcs1, der } if der.expose_secret() == b"KEYBYTES"));
+        assert!(
+            matches!(&back, Credential::PrivateKey { format: KeyFormat::Pkcs1, der } if der.expose_secret() == b"KEYBYTES")
+        );
         assert!(!format!("{back:?}").contains("KEYBYTES"));
         assert!(Credential::decode(&SecretBytes::copy_from(&[9, 1])).is_none());
     }

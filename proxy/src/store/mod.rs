@@ -54,7 +54,9 @@ pub enum StoreError {
         path: String,
     },
     /// The file does not exist (serve needs `airlock-proxy init` first).
-    #[error("the store file {path} does not exist; create it with `airlock-proxy init --config FILE`")]
+    #[error(
+        "the store file {path} does not exist; create it with `airlock-proxy init --config FILE`"
+    )]
     Missing {
         /// The file.
         path: String,

@@ -90,7 +90,10 @@ pub struct ConnectionRecord {
 impl ConnectionRecord {
     /// The v2 token endpoint URL: also the client assertion's `aud`.
     pub fn token_url(&self) -> String {
-        format!("{}/{}/oauth2/v2.0/token", self.authority_host, self.tenant_id)
+        format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.authority_host, self.tenant_id
+        )
     }
 
     /// The token scope: `{exchange_host}/.default` for Microsoft's Exchange hosts (global and
@@ -98,9 +101,14 @@ impl ConnectionRecord {
     /// URI, so the global Exchange resource `https://outlook.office365.com/.default` is asked for.
     pub fn scope(&self) -> String {
         let host = self.exchange_host.trim_start_matches("https://");
-        let microsoft = [".office365.com", ".office.com", ".office365.us", ".outlook.cn"]
-            .iter()
-            .any(|suffix| host.ends_with(suffix));
+        let microsoft = [
+            ".office365.com",
+            ".office.com",
+            ".office365.us",
+            ".outlook.cn",
+        ]
+        .iter()
+        .any(|suffix| host.ends_with(suffix));
         if microsoft {
             format!("{}/.default", self.exchange_host)
         } else {
@@ -122,7 +130,10 @@ impl std::fmt::Debug for StoredConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoredConnection")
             .field("record", &self.record)
-            .field("sealed", &format_args!("[{} sealed bytes]", self.sealed.len()))
+            .field(
+                "sealed",
+                &format_args!("[{} sealed bytes]", self.sealed.len()),
+            )
             .finish()
     }
 }

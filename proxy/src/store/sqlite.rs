@@ -37,7 +37,9 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("path", &self.path).finish()
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -71,8 +73,8 @@ impl SqliteStore {
             path: shown.clone(),
             detail: e.to_string(),
         };
-        let conn =
-            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(&corrupt)?;
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .map_err(&corrupt)?;
         let found: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(&corrupt)?;
@@ -87,8 +89,15 @@ impl SqliteStore {
             .query_row("PRAGMA quick_check", [], |r| r.get(0))
             .map_err(&corrupt)?;
         if check != "ok" || found == 0 {
-            let detail = if found == 0 { "no Airlock schema".to_owned() } else { check };
-            return Err(StoreError::Corrupt { path: shown, detail });
+            let detail = if found == 0 {
+                "no Airlock schema".to_owned()
+            } else {
+                check
+            };
+            return Err(StoreError::Corrupt {
+                path: shown,
+                detail,
+            });
         }
         let store = Self::prepare(conn, path)?;
         let sealed = store
@@ -104,9 +113,12 @@ impl SqliteStore {
     }
 
     fn prepare(mut conn: Connection, path: &Path) -> Result<Self, StoreError> {
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db)?;
         migrate(&mut conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -148,7 +160,8 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
         let tx = conn.transaction().map_err(db)?;
         tx.execute_batch(sql).map_err(db)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(db)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(db)?;
         tx.commit().map_err(db)?;
     }
     Ok(())
@@ -190,7 +203,12 @@ impl ConnectionStore for SqliteStore {
             let json = encode(&conn)?;
             c.execute(
                 "INSERT INTO connections (id, version, record, sealed) VALUES (?1, ?2, ?3, ?4)",
-                params![conn.record.id.to_string(), conn.record.version as i64, json, conn.sealed],
+                params![
+                    conn.record.id.to_string(),
+                    conn.record.version as i64,
+                    json,
+                    conn.sealed
+                ],
             )
             .map_err(db)?;
             Ok(())
@@ -262,7 +280,11 @@ impl ConnectionStore for SqliteStore {
             let n = c
                 .execute("DELETE FROM connections WHERE id = ?1", [id.to_string()])
                 .map_err(db)?;
-            if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            if n == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
         })
     }
 

@@ -30,15 +30,29 @@ impl Vault {
     }
 
     /// Stores a new connection (version 1) with its credential sealed.
-    pub async fn create(&self, record: ConnectionRecord, credential: &Credential) -> Result<ConnectionRecord, StoreError> {
+    pub async fn create(
+        &self,
+        record: ConnectionRecord,
+        credential: &Credential,
+    ) -> Result<ConnectionRecord, StoreError> {
         let sealed = self.seal(&record, credential)?;
-        self.store.insert(StoredConnection { record: record.clone(), sealed }).await?;
+        self.store
+            .insert(StoredConnection {
+                record: record.clone(),
+                sealed,
+            })
+            .await?;
         Ok(record)
     }
 
     /// One connection's metadata.
     pub async fn get(&self, id: uuid::Uuid) -> Result<ConnectionRecord, StoreError> {
-        Ok(self.store.get(id).await?.ok_or(StoreError::NotFound)?.record)
+        Ok(self
+            .store
+            .get(id)
+            .await?
+            .ok_or(StoreError::NotFound)?
+            .record)
     }
 
     /// Metadata and the decrypted credential. Callers drop the credential as soon as the token
@@ -53,7 +67,11 @@ impl Vault {
     }
 
     /// A page of connections after position `after`, with positions.
-    pub async fn list(&self, after: i64, limit: u32) -> Result<Vec<(i64, ConnectionRecord)>, StoreError> {
+    pub async fn list(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, ConnectionRecord)>, StoreError> {
         let rows = self.store.list(after, limit).await?;
         Ok(rows.into_iter().map(|(p, s)| (p, s.record)).collect())
     }
@@ -75,7 +93,12 @@ impl Vault {
 
     /// Replaces the credential (and the metadata `change` sets, such as certificate facts),
     /// sealing it at the new record version.
-    pub async fn rotate<F>(&self, id: uuid::Uuid, credential: &Credential, change: F) -> Result<ConnectionRecord, StoreError>
+    pub async fn rotate<F>(
+        &self,
+        id: uuid::Uuid,
+        credential: &Credential,
+        change: F,
+    ) -> Result<ConnectionRecord, StoreError>
     where
         F: FnOnce(&mut ConnectionRecord),
     {
@@ -89,7 +112,15 @@ impl Vault {
         record.update_time = now;
         record.credential_rotate_time = now;
         let sealed = self.seal(&record, credential)?;
-        self.store.replace(StoredConnection { record: record.clone(), sealed }, expected).await?;
+        self.store
+            .replace(
+                StoredConnection {
+                    record: record.clone(),
+                    sealed,
+                },
+                expected,
+            )
+            .await?;
         Ok(record)
     }
 
@@ -105,14 +136,21 @@ impl Vault {
     }
 
     /// Opens a store-wide secret value.
-    pub async fn secret_value(&self, name: &str) -> Result<Option<airlock_shared::SecretBytes>, StoreError> {
+    pub async fn secret_value(
+        &self,
+        name: &str,
+    ) -> Result<Option<airlock_shared::SecretBytes>, StoreError> {
         match self.store.get_value(name).await? {
             Some(sealed) => Ok(Some(self.key.open(&sealed, &Aad::store_value(name))?)),
             None => Ok(None),
         }
     }
 
-    fn seal(&self, record: &ConnectionRecord, credential: &Credential) -> Result<Vec<u8>, StoreError> {
+    fn seal(
+        &self,
+        record: &ConnectionRecord,
+        credential: &Credential,
+    ) -> Result<Vec<u8>, StoreError> {
         let aad = Aad::credential(&record.id, record.credential_version);
         Ok(self.key.seal(credential.encode().expose_secret(), &aad)?)
     }

@@ -88,7 +88,9 @@ pub fn sign(
 mod tests {
     use super::*;
     use crate::store::Credential;
-    use ring::signature::{RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
+    use ring::signature::{
+        RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256, UnparsedPublicKey,
+    };
 
     fn parts(jwt: &str) -> (serde_json::Value, serde_json::Value, Vec<u8>, String) {
         let mut it = jwt.split('.');
@@ -100,9 +102,19 @@ mod tests {
     fn check(alg: AssertionAlg) {
         let text = include_str!("../../tests/fixtures/pem/combined.pem");
         let p = crate::pem::parse(text, alg, time::OffsetDateTime::now_utc()).unwrap();
-        let Credential::PrivateKey { format, der } = &p.key else { panic!() };
+        let Credential::PrivateKey { format, der } = &p.key else {
+            panic!()
+        };
         let url = "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token";
-        let jwt = sign(&p.meta, *format, der, url, "11111111-2222-4333-8444-000000000002", 1_700_000_000).unwrap();
+        let jwt = sign(
+            &p.meta,
+            *format,
+            der,
+            url,
+            "11111111-2222-4333-8444-000000000002",
+            1_700_000_000,
+        )
+        .unwrap();
         let (h, c, sig, input) = parts(jwt.expose_secret());
         assert_eq!(c["aud"], url);
         assert_eq!(c["iss"], c["sub"]);
@@ -118,13 +130,17 @@ mod tests {
                 assert_eq!(h["alg"], "PS256");
                 assert_eq!(h["x5t#S256"].as_str().unwrap().len(), 43);
                 assert!(h.get("x5t").is_none());
-                UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, public).verify(input.as_bytes(), &sig).unwrap();
+                UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, public)
+                    .verify(input.as_bytes(), &sig)
+                    .unwrap();
             }
             AssertionAlg::Rs256 => {
                 assert_eq!(h["alg"], "RS256");
                 assert_eq!(h["x5t"].as_str().unwrap().len(), 27);
                 assert!(h.get("x5t#S256").is_none());
-                UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public).verify(input.as_bytes(), &sig).unwrap();
+                UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public)
+                    .verify(input.as_bytes(), &sig)
+                    .unwrap();
             }
         }
     }

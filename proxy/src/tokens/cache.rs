@@ -61,14 +61,20 @@ pub struct TokenCache {
 
 impl std::fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenCache").field("connections", &self.entries.lock().len()).finish()
+        f.debug_struct("TokenCache")
+            .field("connections", &self.entries.lock().len())
+            .finish()
     }
 }
 
 impl TokenCache {
     /// A cache fetching from `source`.
     pub fn new(source: Arc<dyn TokenSource>, policy: CachePolicy) -> Self {
-        Self { source, policy, entries: Mutex::new(HashMap::new()) }
+        Self {
+            source,
+            policy,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     fn entry(&self, id: uuid::Uuid) -> Arc<Mutex<Entry>> {
@@ -138,7 +144,9 @@ impl TokenCache {
         let entry = Arc::clone(entry);
         let policy = self.policy;
         let task = tokio::spawn(async move {
-            let res = fetch_with_retry(source.as_ref(), id, policy).await.map(Arc::new);
+            let res = fetch_with_retry(source.as_ref(), id, policy)
+                .await
+                .map(Arc::new);
             let mut st = entry.lock();
             st.flight = None;
             match &res {
@@ -158,7 +166,10 @@ impl TokenCache {
         });
         async move {
             task.await.unwrap_or_else(|e| {
-                Err(AirlockError::new(ErrorCode::Internal, format!("token task failed: {e}")))
+                Err(AirlockError::new(
+                    ErrorCode::Internal,
+                    format!("token task failed: {e}"),
+                ))
             })
         }
         .boxed()
@@ -166,7 +177,11 @@ impl TokenCache {
     }
 }
 
-async fn fetch_with_retry(source: &dyn TokenSource, id: uuid::Uuid, policy: CachePolicy) -> Result<AccessToken, AirlockError> {
+async fn fetch_with_retry(
+    source: &dyn TokenSource,
+    id: uuid::Uuid,
+    policy: CachePolicy,
+) -> Result<AccessToken, AirlockError> {
     let mut attempt = 0;
     loop {
         attempt += 1;

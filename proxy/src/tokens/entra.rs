@@ -60,7 +60,10 @@ impl AccessToken {
 
 /// Builds the HTTPS client used for Entra ID and Exchange: rustls with the ring provider,
 /// the Mozilla roots, plus `extra_ca_pem` (for the simulator or a TLS-inspecting proxy).
-pub fn http_client(extra_ca_pem: Option<&[u8]>, timeout: Duration) -> Result<reqwest::Client, String> {
+pub fn http_client(
+    extra_ca_pem: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<reqwest::Client, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
     if let Some(pem) = extra_ca_pem {
@@ -71,7 +74,9 @@ pub fn http_client(extra_ca_pem: Option<&[u8]>, timeout: Duration) -> Result<req
             return Err("extra CA file holds no certificate".into());
         }
         for c in certs {
-            roots.add(c).map_err(|e| format!("extra CA certificate: {e}"))?;
+            roots
+                .add(c)
+                .map_err(|e| format!("extra CA certificate: {e}"))?;
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -103,13 +108,20 @@ impl EntraClient {
 
     /// Requests a token for `record` with `credential`, which is dropped (zeroized) as soon as
     /// the request body is built.
-    pub async fn acquire(&self, record: &ConnectionRecord, credential: Credential) -> Result<AccessToken, TokenError> {
+    pub async fn acquire(
+        &self,
+        record: &ConnectionRecord,
+        credential: Credential,
+    ) -> Result<AccessToken, TokenError> {
         let url = record.token_url();
         let body = form_body(record, &url, credential)?;
         let resp = self
             .http
             .post(&url)
-            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
             .body(body.as_bytes().to_vec())
             .send()
             .await
@@ -121,15 +133,26 @@ impl EntraClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let bytes = resp.bytes().await.map_err(|e| TokenError::Transport(error_chain(&e)))?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| TokenError::Transport(error_chain(&e)))?;
         if status != 200 {
-            return Err(TokenError::Entra(EntraError::parse(status, &bytes, retry_after)));
+            return Err(TokenError::Entra(Box::new(EntraError::parse(
+                status,
+                &bytes,
+                retry_after,
+            ))));
         }
         parse_success(&bytes)
     }
 }
 
-fn form_body(record: &ConnectionRecord, url: &str, credential: Credential) -> Result<Zeroizing<String>, TokenError> {
+fn form_body(
+    record: &ConnectionRecord,
+    url: &str,
+    credential: Credential,
+) -> Result<Zeroizing<String>, TokenError> {
     let client_id = record.app_id.to_string();
     let scope = record.scope();
     let mut form = form_urlencoded::Serializer::new(String::with_capacity(4096));
@@ -141,7 +164,10 @@ fn form_body(record: &ConnectionRecord, url: &str, credential: Credential) -> Re
             form.append_pair("client_secret", secret.expose_secret());
         }
         Credential::PrivateKey { format, der } => {
-            let cert = record.certificate.as_ref().ok_or(TokenError::NoCertificate)?;
+            let cert = record
+                .certificate
+                .as_ref()
+                .ok_or(TokenError::NoCertificate)?;
             let now = OffsetDateTime::now_utc().unix_timestamp();
             let jwt = assertion::sign(cert, *format, der, url, &client_id, now)?;
             form.append_pair("client_assertion_type", ASSERTION_TYPE)
@@ -153,19 +179,30 @@ fn form_body(record: &ConnectionRecord, url: &str, credential: Credential) -> Re
 }
 
 fn number(v: &serde_json::Value) -> Option<u64> {
-    v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
 fn parse_success(bytes: &[u8]) -> Result<AccessToken, TokenError> {
     let mut v: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| TokenError::Decode(e.to_string()))?;
-    let expires_in = v.get("expires_in").and_then(number).ok_or_else(|| TokenError::Decode("no expires_in".into()))?;
-    let refresh_in = v.get("refresh_in").and_then(number).map(Duration::from_secs);
+    let expires_in = v
+        .get("expires_in")
+        .and_then(number)
+        .ok_or_else(|| TokenError::Decode("no expires_in".into()))?;
+    let refresh_in = v
+        .get("refresh_in")
+        .and_then(number)
+        .map(Duration::from_secs);
     let token = match v.get_mut("access_token").map(serde_json::Value::take) {
         Some(serde_json::Value::String(s)) if !s.is_empty() => SecretString::new(s),
         _ => return Err(TokenError::Decode("no access_token".into())),
     };
-    Ok(AccessToken::new(token, Duration::from_secs(expires_in), refresh_in))
+    Ok(AccessToken::new(
+        token,
+        Duration::from_secs(expires_in),
+        refresh_in,
+    ))
 }
 
 /// `Retry-After` as delta seconds (fractions allowed) or an HTTP date; capped at one hour.
@@ -174,7 +211,8 @@ pub fn parse_retry_after(v: &str) -> Option<Duration> {
     if let Ok(secs) = v.trim().parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs).min(cap));
     }
-    let when = OffsetDateTime::parse(v.trim(), &time::format_description::well_known::Rfc2822).ok()?;
+    let when =
+        OffsetDateTime::parse(v.trim(), &time::format_description::well_known::Rfc2822).ok()?;
     let delta = when - OffsetDateTime::now_utc();
     Some(Duration::try_from(delta).unwrap_or_default().min(cap))
 }
@@ -207,11 +245,23 @@ mod tests {
 
     #[test]
     fn refresh_time_rules() {
-        let t = AccessToken::new(SecretString::new("x".into()), Duration::from_secs(3600), None);
+        let t = AccessToken::new(
+            SecretString::new("x".into()),
+            Duration::from_secs(3600),
+            None,
+        );
         assert_eq!(t.expires_at - t.refresh_at, Duration::from_secs(300));
-        let t = AccessToken::new(SecretString::new("x".into()), Duration::from_secs(7200), Some(Duration::from_secs(3600)));
+        let t = AccessToken::new(
+            SecretString::new("x".into()),
+            Duration::from_secs(7200),
+            Some(Duration::from_secs(3600)),
+        );
         assert_eq!(t.expires_at - t.refresh_at, Duration::from_secs(3600));
-        let t = AccessToken::new(SecretString::new("x".into()), Duration::from_secs(120), None);
+        let t = AccessToken::new(
+            SecretString::new("x".into()),
+            Duration::from_secs(120),
+            None,
+        );
         assert_eq!(t.expires_at - t.refresh_at, Duration::from_secs(60));
     }
 

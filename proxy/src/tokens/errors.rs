@@ -28,7 +28,7 @@ pub struct EntraError {
 pub enum TokenError {
     /// Entra answered with an error.
     #[error("entra id answered {status}: {description}", status = .0.status, description = .0.description)]
-    Entra(EntraError),
+    Entra(Box<EntraError>),
     /// Network or TLS failure.
     #[error("cannot reach the token endpoint: {0}")]
     Transport(String),
@@ -49,7 +49,13 @@ impl EntraError {
         let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
         let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
         let description = s("error_description")
-            .map(|d| d.split(['\r', '\n']).next().unwrap_or_default().trim().to_owned())
+            .map(|d| {
+                d.split(['\r', '\n'])
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned()
+            })
             .unwrap_or_else(|| format!("HTTP {status} without an OAuth error body"));
         let codes = v
             .get("error_codes")
@@ -99,7 +105,8 @@ impl EntraError {
 }
 
 const REMEDY_DISABLED: &str = "The app's service principal is disabled in the tenant: in Entra admin center → Enterprise applications → your app → Properties, set \"Enabled for users to sign-in\" to Yes.";
-const REMEDY_CLOCK: &str = "The client assertion was outside its valid time range: sync this machine's clock (NTP).";
+const REMEDY_CLOCK: &str =
+    "The client assertion was outside its valid time range: sync this machine's clock (NTP).";
 const REMEDY_ASSERTION: &str = "Entra ID rejected the client assertion: check that the certificate uploaded to the app registration is the one in this connection (compare thumbprints) and that the key matches it.";
 const REMEDY_SCOPE: &str = "Entra ID rejected the scope: check the connection's Exchange host (the scope is {exchange_host}/.default) and that the Office 365 Exchange Online resource exists in the tenant's cloud.";
 
@@ -158,7 +165,12 @@ mod tests {
     }
 
     fn map(status: u16, code: u64, error: &str) -> AirlockError {
-        TokenError::Entra(EntraError::parse(status, &body(code, error), None)).to_airlock()
+        TokenError::Entra(Box::new(EntraError::parse(
+            status,
+            &body(code, error),
+            None,
+        )))
+        .to_airlock()
     }
 
     #[test]
@@ -199,12 +211,20 @@ mod tests {
 
     #[test]
     fn status_fallbacks_and_retry_after() {
-        let e = TokenError::Entra(EntraError::parse(429, b"", Some(Duration::from_secs(60)))).to_airlock();
+        let e = TokenError::Entra(Box::new(EntraError::parse(
+            429,
+            b"",
+            Some(Duration::from_secs(60)),
+        )))
+        .to_airlock();
         assert_eq!(e.code(), ErrorCode::Throttled);
         assert_eq!(e.retry_delay(), Some(Duration::from_secs(60)));
-        let e = TokenError::Entra(EntraError::parse(503, b"<html>", None)).to_airlock();
+        let e = TokenError::Entra(Box::new(EntraError::parse(503, b"<html>", None))).to_airlock();
         assert_eq!(e.code(), ErrorCode::Transient);
         assert!(e.retryable());
-        assert_eq!(map(401, 1, "invalid_client").code(), ErrorCode::CredentialInvalid);
+        assert_eq!(
+            map(401, 1, "invalid_client").code(),
+            ErrorCode::CredentialInvalid
+        );
     }
 }

@@ -21,7 +21,10 @@ use crate::store::{StoreError, Vault};
 /// Where the cache gets tokens from (Entra ID in production, a counter in tests).
 pub trait TokenSource: Send + Sync + 'static {
     /// One token request for the connection; no retries.
-    fn fetch(&self, connection_id: uuid::Uuid) -> futures::future::BoxFuture<'_, Result<AccessToken, AirlockError>>;
+    fn fetch(
+        &self,
+        connection_id: uuid::Uuid,
+    ) -> futures::future::BoxFuture<'_, Result<AccessToken, AirlockError>>;
 }
 
 /// Fetches tokens from Entra ID with the connection's sealed credential.
@@ -47,9 +50,16 @@ pub fn store_error(e: &StoreError) -> AirlockError {
 }
 
 impl TokenSource for EntraSource {
-    fn fetch(&self, connection_id: uuid::Uuid) -> futures::future::BoxFuture<'_, Result<AccessToken, AirlockError>> {
+    fn fetch(
+        &self,
+        connection_id: uuid::Uuid,
+    ) -> futures::future::BoxFuture<'_, Result<AccessToken, AirlockError>> {
         Box::pin(async move {
-            let (record, credential) = self.vault.open(connection_id).await.map_err(|e| store_error(&e))?;
+            let (record, credential) = self
+                .vault
+                .open(connection_id)
+                .await
+                .map_err(|e| store_error(&e))?;
             let res = self.client.acquire(&record, credential).await;
             res.map_err(|e| {
                 let err = e.to_airlock();

@@ -12,7 +12,9 @@ use airlock_proto as pb;
 use airlock_proxy::admin::ConnectionAdmin;
 use airlock_proxy::seal::MasterKey;
 use airlock_proxy::store::{SqliteStore, Vault};
-use airlock_proxy::tokens::{CachePolicy, EntraClient, EntraSource, TokenCache, entra::http_client};
+use airlock_proxy::tokens::{
+    CachePolicy, EntraClient, EntraSource, TokenCache, entra::http_client,
+};
 use airlock_shared::SecretBytes;
 use airlock_sim::{Fixture, SimServer};
 
@@ -32,12 +34,20 @@ pub const NOCONSENT_SECRET: &str = "TEST-ONLY-noconsent-secret";
 
 /// The simulator's registered certificate + key (sim/fixtures/certs, TEST ONLY).
 pub fn sim_combined_pem() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../sim/fixtures/certs/combined.pem")).unwrap()
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../sim/fixtures/certs/combined.pem"
+    ))
+    .unwrap()
 }
 
 /// A certificate the simulator does not know (proxy/tests/fixtures/pem, TEST ONLY).
 pub fn unregistered_pem() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pem/combined.pem")).unwrap()
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/pem/combined.pem"
+    ))
+    .unwrap()
 }
 
 /// Everything the tests log, for the "never logged" checks.
@@ -88,15 +98,25 @@ impl Harness {
         let key = Arc::new(MasterKey::from_bytes(&SecretBytes::new(vec![42; 32])).unwrap());
         let store = SqliteStore::create(&dir.path().join("proxy.db"), &key).unwrap();
         let vault = Vault::new(Arc::new(store), key);
-        let http = http_client(Some(sim.ca_cert_pem().as_bytes()), Duration::from_secs(10)).unwrap();
+        let http =
+            http_client(Some(sim.ca_cert_pem().as_bytes()), Duration::from_secs(10)).unwrap();
         let source = EntraSource::new(vault.clone(), EntraClient::new(http.clone()));
         let tokens = Arc::new(TokenCache::new(Arc::new(source), policy));
         let admin = ConnectionAdmin::new(vault.clone(), tokens.clone(), http);
-        Self { sim, dir, vault, tokens, admin }
+        Self {
+            sim,
+            dir,
+            vault,
+            tokens,
+            admin,
+        }
     }
 
     pub fn environment(&self) -> Option<pb::Environment> {
-        Some(pb::Environment { authority_host: self.sim.authority(), exchange_host: self.sim.exchange() })
+        Some(pb::Environment {
+            authority_host: self.sim.authority(),
+            exchange_host: self.sim.exchange(),
+        })
     }
 
     pub fn secret_request(&self, app: &str, secret: &str) -> pb::CreateConnectionRequest {
@@ -105,33 +125,61 @@ impl Harness {
             tenant_id: TENANT.into(),
             app_id: app.into(),
             organization: "contoso.onmicrosoft.com".into(),
-            credential: Some(pb::Credential { kind: Some(pb::credential::Kind::ClientSecret(secret.into())) }),
+            credential: Some(pb::Credential {
+                kind: Some(pb::credential::Kind::ClientSecret(secret.into())),
+            }),
             environment: self.environment(),
         }
     }
 
-    pub fn cert_request(&self, pem: String, alg: pb::AssertionAlgorithm) -> pb::CreateConnectionRequest {
-        let cert = pb::CertificateCredential { pem, assertion_algorithm: alg as i32 };
+    pub fn cert_request(
+        &self,
+        pem: String,
+        alg: pb::AssertionAlgorithm,
+    ) -> pb::CreateConnectionRequest {
+        let cert = pb::CertificateCredential {
+            pem,
+            assertion_algorithm: alg as i32,
+        };
         pb::CreateConnectionRequest {
-            credential: Some(pb::Credential { kind: Some(pb::credential::Kind::Certificate(cert)) }),
+            credential: Some(pb::Credential {
+                kind: Some(pb::credential::Kind::Certificate(cert)),
+            }),
             ..self.secret_request(CERT_APP, "unused")
         }
     }
 
     /// Creates a connection through the gRPC trait; returns its ID.
-    pub async fn create(&self, req: pb::CreateConnectionRequest) -> Result<pb::CreateConnectionResponse, tonic::Status> {
+    pub async fn create(
+        &self,
+        req: pb::CreateConnectionRequest,
+    ) -> Result<pb::CreateConnectionResponse, tonic::Status> {
         use pb::connection_admin_service_server::ConnectionAdminService as _;
-        self.admin.create_connection(tonic::Request::new(req)).await.map(tonic::Response::into_inner)
+        self.admin
+            .create_connection(tonic::Request::new(req))
+            .await
+            .map(tonic::Response::into_inner)
     }
 
     pub async fn create_id(&self, req: pb::CreateConnectionRequest) -> String {
-        self.create(req).await.unwrap().connection.unwrap().connection_id
+        self.create(req)
+            .await
+            .unwrap()
+            .connection
+            .unwrap()
+            .connection_id
     }
 
     pub async fn test(&self, id: &str) -> pb::TestConnectionResponse {
         use pb::connection_admin_service_server::ConnectionAdminService as _;
-        let req = pb::TestConnectionRequest { connection_id: id.into() };
-        self.admin.test_connection(tonic::Request::new(req)).await.unwrap().into_inner()
+        let req = pb::TestConnectionRequest {
+            connection_id: id.into(),
+        };
+        self.admin
+            .test_connection(tonic::Request::new(req))
+            .await
+            .unwrap()
+            .into_inner()
     }
 
     pub fn token_requests(&self, app: &str) -> u64 {

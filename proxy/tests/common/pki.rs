@@ -5,7 +5,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use airlock_shared::tls::TlsFiles;
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
 
 pub struct TestPki {
     dir: PathBuf,
@@ -16,14 +19,23 @@ pub struct TestPki {
 impl TestPki {
     pub fn new(dir: &Path) -> Self {
         let mut params = CertificateParams::default();
-        params.distinguished_name.push(DnType::CommonName, "TEST ONLY Airlock CA");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "TEST ONLY Airlock CA");
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         let key = KeyPair::generate().unwrap();
         let cert = params.self_signed(&key).unwrap();
         let ca_path = dir.join("ca.pem");
         std::fs::write(&ca_path, cert.pem()).unwrap();
-        Self { dir: dir.to_owned(), issuer: Issuer::new(params, key), ca_path }
+        Self {
+            dir: dir.to_owned(),
+            issuer: Issuer::new(params, key),
+            ca_path,
+        }
     }
 
     /// A leaf with `spiffe_id`; `server` adds localhost/127.0.0.1 SANs and serverAuth.
@@ -31,12 +43,22 @@ impl TestPki {
         let mut params = CertificateParams::default();
         params.distinguished_name.push(DnType::CommonName, name);
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages.push(ExtendedKeyUsagePurpose::ClientAuth);
-        params.subject_alt_names.push(SanType::URI(spiffe_id.try_into().unwrap()));
+        params
+            .extended_key_usages
+            .push(ExtendedKeyUsagePurpose::ClientAuth);
+        params
+            .subject_alt_names
+            .push(SanType::URI(spiffe_id.try_into().unwrap()));
         if server {
-            params.extended_key_usages.push(ExtendedKeyUsagePurpose::ServerAuth);
-            params.subject_alt_names.push(SanType::DnsName("localhost".try_into().unwrap()));
-            params.subject_alt_names.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+            params
+                .extended_key_usages
+                .push(ExtendedKeyUsagePurpose::ServerAuth);
+            params
+                .subject_alt_names
+                .push(SanType::DnsName("localhost".try_into().unwrap()));
+            params
+                .subject_alt_names
+                .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
         }
         let key = KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, &self.issuer).unwrap();
@@ -44,6 +66,10 @@ impl TestPki {
         let key_path = self.dir.join(format!("{name}-key.pem"));
         std::fs::write(&cert_path, cert.pem()).unwrap();
         std::fs::write(&key_path, key.serialize_pem()).unwrap();
-        TlsFiles { ca: self.ca_path.clone(), cert: cert_path, key: key_path }
+        TlsFiles {
+            ca: self.ca_path.clone(),
+            cert: cert_path,
+            key: key_path,
+        }
     }
 }

@@ -40,17 +40,32 @@ async fn crud_round_trip_and_versions() {
     let v = vault(SqliteStore::create(&path, &key(1)).unwrap(), key(1));
     let rec = record();
     let id = rec.id;
-    v.create(rec, &Credential::ClientSecret(SecretString::new(SECRET.into()))).await.unwrap();
+    v.create(
+        rec,
+        &Credential::ClientSecret(SecretString::new(SECRET.into())),
+    )
+    .await
+    .unwrap();
     let (got, cred) = v.open(id).await.unwrap();
     assert_eq!(got.version, 1);
     assert!(matches!(cred, Credential::ClientSecret(s) if s.expose_secret() == SECRET));
 
-    let updated = v.update(id, |r| r.instance_name = "renamed".into()).await.unwrap();
+    let updated = v
+        .update(id, |r| r.instance_name = "renamed".into())
+        .await
+        .unwrap();
     assert_eq!((updated.version, updated.credential_version), (2, 1));
-    assert!(v.open(id).await.is_ok(), "metadata change keeps the credential openable");
+    assert!(
+        v.open(id).await.is_ok(),
+        "metadata change keeps the credential openable"
+    );
 
     let rotated = v
-        .rotate(id, &Credential::ClientSecret(SecretString::new("TEST-ONLY-new".into())), |_| {})
+        .rotate(
+            id,
+            &Credential::ClientSecret(SecretString::new("TEST-ONLY-new".into())),
+            |_| {},
+        )
         .await
         .unwrap();
     assert_eq!((rotated.version, rotated.credential_version), (3, 3));
@@ -68,11 +83,34 @@ async fn stale_version_conflicts() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::create(&dir.path().join("s.db"), &key(1)).unwrap();
     let rec = record();
-    store.insert(StoredConnection { record: rec.clone(), sealed: vec![1; 40] }).await.unwrap();
+    store
+        .insert(StoredConnection {
+            record: rec.clone(),
+            sealed: vec![1; 40],
+        })
+        .await
+        .unwrap();
     let mut next = rec.clone();
     next.version = 2;
-    store.replace(StoredConnection { record: next.clone(), sealed: vec![1; 40] }, 1).await.unwrap();
-    let again = store.replace(StoredConnection { record: next, sealed: vec![1; 40] }, 1).await;
+    store
+        .replace(
+            StoredConnection {
+                record: next.clone(),
+                sealed: vec![1; 40],
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let again = store
+        .replace(
+            StoredConnection {
+                record: next,
+                sealed: vec![1; 40],
+            },
+            1,
+        )
+        .await;
     assert!(matches!(again, Err(StoreError::Conflict)));
 }
 
@@ -93,12 +131,20 @@ fn wrong_key_is_refused_with_a_clear_message() {
 fn corrupted_file_is_refused_and_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.db");
-    std::fs::write(&path, b"this is not a database, it is garbage text".repeat(200)).unwrap();
+    std::fs::write(
+        &path,
+        b"this is not a database, it is garbage text".repeat(200),
+    )
+    .unwrap();
     let before = std::fs::read(&path).unwrap();
     let err = SqliteStore::open(&path, &key(1)).unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
     assert!(err.to_string().contains("restore it from a backup"));
-    assert_eq!(before, std::fs::read(&path).unwrap(), "never repaired or overwritten");
+    assert_eq!(
+        before,
+        std::fs::read(&path).unwrap(),
+        "never repaired or overwritten"
+    );
 }
 
 #[test]
@@ -125,7 +171,10 @@ fn newer_schema_is_refused() {
     let path = dir.path().join("store.db");
     {
         let s = SqliteStore::create(&path, &key(1)).unwrap();
-        s.conn.lock().pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        s.conn
+            .lock()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
     }
     let err = SqliteStore::open(&path, &key(1)).unwrap_err();
     assert!(matches!(err, StoreError::NewerSchema { .. }), "{err}");
@@ -136,9 +185,15 @@ fn newer_schema_is_refused() {
 fn missing_and_existing_files() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.db");
-    assert!(matches!(SqliteStore::open(&path, &key(1)), Err(StoreError::Missing { .. })));
+    assert!(matches!(
+        SqliteStore::open(&path, &key(1)),
+        Err(StoreError::Missing { .. })
+    ));
     drop(SqliteStore::create(&path, &key(1)).unwrap());
-    assert!(matches!(SqliteStore::create(&path, &key(1)), Err(StoreError::Exists { .. })));
+    assert!(matches!(
+        SqliteStore::create(&path, &key(1)),
+        Err(StoreError::Exists { .. })
+    ));
 }
 
 #[tokio::test]
@@ -147,8 +202,15 @@ async fn store_file_never_contains_the_plaintext() {
     let path = dir.path().join("store.db");
     let v = vault(SqliteStore::create(&path, &key(3)).unwrap(), key(3));
     let rec = record();
-    v.create(rec, &Credential::ClientSecret(SecretString::new(SECRET.into()))).await.unwrap();
-    v.put_secret_value("session_signing_key", b"TEST-ONLY-SIGNING-KEY").await.unwrap();
+    v.create(
+        rec,
+        &Credential::ClientSecret(SecretString::new(SECRET.into())),
+    )
+    .await
+    .unwrap();
+    v.put_secret_value("session_signing_key", b"TEST-ONLY-SIGNING-KEY")
+        .await
+        .unwrap();
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         for needle in [SECRET.as_bytes(), b"TEST-ONLY-SIGNING-KEY"] {

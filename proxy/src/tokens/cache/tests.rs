@@ -27,7 +27,13 @@ impl TokenSource for Scripted {
             let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
             tokio::time::sleep(Duration::from_millis(20)).await;
             let next = self.script.lock().pop_front().unwrap_or(Ok(3600));
-            next.map(|secs| AccessToken::new(SecretString::new(format!("TEST-ONLY-token-{n}")), Duration::from_secs(secs), None))
+            next.map(|secs| {
+                AccessToken::new(
+                    SecretString::new(format!("TEST-ONLY-token-{n}")),
+                    Duration::from_secs(secs),
+                    None,
+                )
+            })
         })
     }
 }
@@ -46,7 +52,12 @@ fn value(t: &AccessToken) -> String {
 async fn a_thousand_cold_callers_cause_one_request() {
     let (src, cache) = setup();
     let id = uuid::Uuid::new_v4();
-    let tasks: Vec<_> = (0..1000).map(|_| { let c = cache.clone(); tokio::spawn(async move { c.get(id).await }) }).collect();
+    let tasks: Vec<_> = (0..1000)
+        .map(|_| {
+            let c = cache.clone();
+            tokio::spawn(async move { c.get(id).await })
+        })
+        .collect();
     for t in tasks {
         assert_eq!(value(&t.await.unwrap().unwrap()), "TEST-ONLY-token-1");
     }
@@ -63,7 +74,11 @@ async fn refresh_ahead_runs_in_the_background() {
     assert_eq!(src.calls(), 1, "fresh token: no request");
     tokio::time::advance(Duration::from_secs(301)).await; // past expiry - 5 min
     let started = Instant::now();
-    assert_eq!(value(&cache.get(id).await.unwrap()), "TEST-ONLY-token-1", "caller does not wait");
+    assert_eq!(
+        value(&cache.get(id).await.unwrap()),
+        "TEST-ONLY-token-1",
+        "caller does not wait"
+    );
     assert_eq!(Instant::now(), started);
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(src.calls(), 2);
@@ -96,7 +111,10 @@ async fn expired_token_is_never_handed_out() {
     let id = uuid::Uuid::new_v4();
     cache.get(id).await.unwrap();
     tokio::time::advance(Duration::from_secs(3590)).await;
-    src.push(Err(AirlockError::new(ErrorCode::CredentialInvalid, "TEST 401")));
+    src.push(Err(AirlockError::new(
+        ErrorCode::CredentialInvalid,
+        "TEST 401",
+    )));
     let err = cache.get(id).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::CredentialInvalid);
 }
@@ -105,9 +123,14 @@ async fn expired_token_is_never_handed_out() {
 async fn throttling_honours_retry_after_and_400_401_are_not_retried() {
     let (src, cache) = setup();
     let id = uuid::Uuid::new_v4();
-    src.push(Err(AirlockError::new(ErrorCode::Throttled, "429").with_retry_after(Duration::from_secs(60))));
+    src.push(Err(
+        AirlockError::new(ErrorCode::Throttled, "429").with_retry_after(Duration::from_secs(60))
+    ));
     let err = cache.get(id).await.unwrap_err();
-    assert_eq!((err.code(), err.retry_delay()), (ErrorCode::Throttled, Some(Duration::from_secs(60))));
+    assert_eq!(
+        (err.code(), err.retry_delay()),
+        (ErrorCode::Throttled, Some(Duration::from_secs(60)))
+    );
     assert_eq!(src.calls(), 1, "a wait longer than max_wait fails at once");
     tokio::time::advance(Duration::from_secs(30)).await;
     assert!(cache.get(id).await.is_err());
@@ -117,8 +140,13 @@ async fn throttling_honours_retry_after_and_400_401_are_not_retried() {
     assert_eq!(src.calls(), 2);
 
     let id = uuid::Uuid::new_v4();
-    src.push(Err(AirlockError::new(ErrorCode::Throttled, "429").with_retry_after(Duration::from_secs(2))));
-    assert!(cache.get(id).await.is_ok(), "a short Retry-After is waited out");
+    src.push(Err(
+        AirlockError::new(ErrorCode::Throttled, "429").with_retry_after(Duration::from_secs(2))
+    ));
+    assert!(
+        cache.get(id).await.is_ok(),
+        "a short Retry-After is waited out"
+    );
     assert_eq!(src.calls(), 4);
 
     let id = uuid::Uuid::new_v4();
@@ -134,7 +162,10 @@ async fn invalidate_and_refresh_now_fetch_again() {
     cache.get(id).await.unwrap();
     cache.invalidate(id);
     assert_eq!(value(&cache.get(id).await.unwrap()), "TEST-ONLY-token-2");
-    assert_eq!(value(&cache.refresh_now(id).await.unwrap()), "TEST-ONLY-token-3");
+    assert_eq!(
+        value(&cache.refresh_now(id).await.unwrap()),
+        "TEST-ONLY-token-3"
+    );
     assert_eq!(value(&cache.get(id).await.unwrap()), "TEST-ONLY-token-3");
     assert_eq!(src.calls(), 3);
 }
