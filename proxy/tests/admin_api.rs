@@ -1,0 +1,197 @@
+//! ConnectionAdmin through its gRPC trait: paging, validation and PEM errors as callers see
+//! them (code, field, remedy), warnings, and metadata-only responses.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod common;
+
+use airlock_proto as pb;
+use airlock_shared::{AirlockError, ErrorCode};
+use common::*;
+use pb::connection_admin_service_server::ConnectionAdminService as _;
+
+fn err(s: tonic::Status) -> AirlockError {
+    AirlockError::from_status(&s).unwrap()
+}
+
+#[tokio::test]
+async fn list_pages_oldest_first() {
+    let h = Harness::start().await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(h.create_id(h.secret_request(SECRET_APP, SECRET)).await);
+    }
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let req = pb::ListConnectionsRequest {
+            page_size: 2,
+            page_token: token,
+        };
+        let page = h
+            .admin
+            .list_connections(tonic::Request::new(req))
+            .await
+            .unwrap()
+            .into_inner();
+        seen.extend(page.connections.into_iter().map(|c| c.connection_id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(seen, ids);
+    let bad = pb::ListConnectionsRequest {
+        page_size: 5000,
+        page_token: String::new(),
+    };
+    let e = err(h
+        .admin
+        .list_connections(tonic::Request::new(bad))
+        .await
+        .unwrap_err());
+    assert_eq!(e.metadata()["field"], "page_size");
+}
+
+#[tokio::test]
+async fn every_invalid_field_is_named() {
+    let h = Harness::start().await;
+    type Edit = fn(&mut pb::CreateConnectionRequest);
+    let cases: [(&str, Edit); 8] = [
+        ("tenant_id", |r| r.tenant_id = "organizations".into()),
+        ("app_id", |r| r.app_id = "my-app".into()),
+        ("organization", |r| r.organization = "contoso".into()),
+        ("instance_name", |r| r.instance_name = "x".repeat(200)),
+        ("credential", |r| r.credential = None),
+        ("credential.client_secret", |r| {
+            r.credential = Some(pb::Credential {
+                kind: Some(pb::credential::Kind::ClientSecret(String::new())),
+            })
+        }),
+        ("environment.authority_host", |r| {
+            r.environment = Some(pb::Environment {
+                authority_host: "http://insecure.example".into(),
+                exchange_host: String::new(),
+            })
+        }),
+        ("environment.exchange_host", |r| {
+            r.environment = Some(pb::Environment {
+                authority_host: String::new(),
+                exchange_host: "https://x.example/path".into(),
+            })
+        }),
+    ];
+    for (field, edit) in cases {
+        let mut req = h.secret_request(SECRET_APP, SECRET);
+        edit(&mut req);
+        let st = h.create(req).await.unwrap_err();
+        assert_eq!(st.code(), tonic::Code::InvalidArgument, "{field}");
+        let e = err(st);
+        assert_eq!(e.code(), ErrorCode::InvalidArgument);
+        assert_eq!(e.metadata()["field"], field);
+        assert!(!e.remediation().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn pem_errors_reach_the_caller_with_their_remedy() {
+    let h = Harness::start().await;
+    let cases = [
+        (
+            include_str!("fixtures/pem/cert-only.pem"),
+            "PEM must contain a private key",
+            "cat cert.pem key.pem",
+        ),
+        (
+            include_str!("fixtures/pem/encrypted.pem"),
+            "encrypted",
+            "openssl pkey",
+        ),
+        (include_str!("fixtures/pem/ec-pkcs8.pem"), "RSA", "rsa:2048"),
+        (
+            include_str!("fixtures/pem/mismatch.pem"),
+            "does not match",
+            "modulus",
+        ),
+        (include_str!("fixtures/pem/rsa1024.pem"), "2048", "4096"),
+    ];
+    for (pem, message, remedy) in cases {
+        let st = h
+            .create(h.cert_request(pem.into(), pb::AssertionAlgorithm::Ps256))
+            .await
+            .unwrap_err();
+        let e = err(st);
+        assert_eq!(e.code(), ErrorCode::PemInvalid, "{message}");
+        assert!(e.detail().contains(message), "{}", e.detail());
+        assert!(e.remediation().contains(remedy), "{}", e.remediation());
+    }
+    // accepted forms through the service, including a chain and PKCS#1
+    for pem in [
+        include_str!("fixtures/pem/chain.pem"),
+        include_str!("fixtures/pem/pkcs1.pem"),
+        include_str!("fixtures/pem/bag-attributes.pem"),
+    ] {
+        let resp = h
+            .create(h.cert_request(pem.into(), pb::AssertionAlgorithm::Rs256))
+            .await
+            .unwrap();
+        assert!(resp.warnings.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn expired_certificate_is_credential_expired() {
+    use airlock_proxy::admin::convert::AdminError;
+    use airlock_proxy::pem::PemError;
+    let e = AdminError::Pem(PemError::Expired("2020-01-01T00:00:00Z".into())).to_airlock();
+    assert_eq!(e.code(), ErrorCode::CredentialExpired);
+    assert!(e.remediation().contains("rotate"));
+}
+
+#[tokio::test]
+async fn responses_carry_metadata_only() {
+    let h = Harness::start().await;
+    let pem = sim_combined_pem();
+    let resp = h
+        .create(h.cert_request(pem.clone(), pb::AssertionAlgorithm::Ps256))
+        .await
+        .unwrap();
+    let c = resp.connection.unwrap();
+    let info = c.certificate.clone().unwrap();
+    assert_eq!(info.sha1_thumbprint, info.sha1_thumbprint.to_uppercase());
+    assert!(info.not_before.is_some() && info.not_after.is_some());
+    assert!(
+        c.create_time.is_some() && c.update_time.is_some() && c.credential_rotate_time.is_some()
+    );
+    assert_eq!(c.version, 1);
+    let got = h
+        .admin
+        .get_connection(tonic::Request::new(pb::GetConnectionRequest {
+            connection_id: c.connection_id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.connection.unwrap(), c);
+    let key_line = pem
+        .lines()
+        .skip_while(|l| !l.contains("BEGIN PRIVATE KEY"))
+        .nth(1)
+        .unwrap();
+    assert!(!format!("{c:?}").contains(key_line));
+    let del = h
+        .admin
+        .delete_connection(tonic::Request::new(pb::DeleteConnectionRequest {
+            connection_id: c.connection_id.clone(),
+        }))
+        .await
+        .unwrap();
+    assert_eq!(del.into_inner().revoked_sessions, 0);
+    let st = h
+        .admin
+        .delete_connection(tonic::Request::new(pb::DeleteConnectionRequest {
+            connection_id: c.connection_id,
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(err(st).code(), ErrorCode::ConnectionNotFound);
+}
