@@ -156,3 +156,58 @@ fn debug_never_shows_the_key() {
     assert!(!printed.contains(key_line));
     assert!(printed.contains("redacted"));
 }
+
+/// Hostile input: thousands of mutated PEMs (truncated, bytes replaced, lines dropped or
+/// duplicated) never panic and never yield a key that does not match its certificate.
+#[test]
+fn mutated_pems_never_panic() {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n.max(1) as u64) as usize
+    };
+    let base = fixture!("combined.pem");
+    let lines: Vec<&str> = base.lines().collect();
+    for round in 0..600 {
+        let text = match round % 4 {
+            0 => base[..next(base.len())].to_owned(),
+            1 => {
+                let mut b = base.as_bytes().to_vec();
+                for _ in 0..1 + next(8) {
+                    let i = next(b.len());
+                    let alphabet = b" -=+/\\nABCxyz019\r\n";
+                    b[i] = alphabet[next(alphabet.len())];
+                }
+                String::from_utf8_lossy(&b).into_owned()
+            }
+            2 => {
+                let drop = next(lines.len());
+                lines
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != drop)
+                    .map(|(_, l)| format!("{l}\n"))
+                    .collect()
+            }
+            _ => {
+                let dup = next(lines.len());
+                let mut l = lines.clone();
+                l.insert(dup, lines[dup]);
+                l.join("\n")
+            }
+        };
+        if let Ok(p) = parse(&text, AssertionAlg::Ps256, now()) {
+            let Credential::PrivateKey { format, der } = &p.key else {
+                panic!("not a key")
+            };
+            let pair = load_rsa(*format, der).unwrap();
+            let (_, cert) = X509Certificate::from_der(&p.meta.der).unwrap();
+            assert_eq!(
+                cert.public_key().subject_public_key.data.as_ref(),
+                pair.public().as_ref()
+            );
+        }
+    }
+}
