@@ -253,3 +253,57 @@ fn not_registered(thumbprint: &str) -> AadError {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn time_claims_accept_numbers_and_numeric_strings() {
+        assert_eq!(time_claim(Some(&json!(1700000000))), Some(1700000000));
+        assert_eq!(time_claim(Some(&json!("1700000000"))), Some(1700000000));
+        assert_eq!(time_claim(Some(&json!(1700000000.5))), Some(1700000000));
+        assert_eq!(time_claim(Some(&json!("soon"))), None);
+        assert_eq!(time_claim(None), None);
+        assert_eq!(fmt_time(0), "1970-01-01T00:00:00.0000000Z");
+    }
+
+    #[test]
+    fn thumbprints_in_base64url_or_standard() {
+        // the documentation vector of the reference: hex 84E05C1D…5534 = x5t hOBcHZi846VCHSJbFAs26Go9VTQ
+        let want = hex::decode("84E05C1D98BCE3A5421D225B140B36E86A3D5534").unwrap();
+        assert_eq!(
+            decode_thumbprint("hOBcHZi846VCHSJbFAs26Go9VTQ", false).unwrap(),
+            want
+        );
+        assert_eq!(
+            decode_thumbprint("hOBcHZi846VCHSJbFAs26Go9VTQ=", false).unwrap(),
+            want
+        );
+        assert_eq!(
+            decode_thumbprint("hOBcHZi846VCHSJbFAs26Go9VTQ=", true).unwrap(),
+            want
+        );
+        let odd = vec![0xfb_u8, 0xff, 0xbf, 0x01, 0x02];
+        let std_form = STANDARD.encode(&odd);
+        assert!(std_form.contains('+') && std_form.contains('/'));
+        assert_eq!(decode_thumbprint(&std_form, true).unwrap(), odd);
+        assert!(decode_thumbprint(&std_form, false).is_none());
+    }
+
+    #[test]
+    fn ec_certificates_are_rejected() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["x".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        assert!(
+            RegisteredCert::from_pem(&cert.pem())
+                .unwrap_err()
+                .contains("RSA")
+        );
+        assert!(RegisteredCert::from_pem("no pem here").is_err());
+    }
+}

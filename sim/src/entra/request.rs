@@ -149,3 +149,74 @@ pub(crate) fn token_audience(resource: &str) -> String {
         resource.to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_forms() {
+        assert!(tenant_is_well_formed(
+            "8a3f0c2e-5b7d-4e19-9c61-2f4d8b6a1e70"
+        ));
+        assert!(tenant_is_well_formed("contoso.onmicrosoft.com"));
+        assert!(!tenant_is_well_formed("contoso"));
+        assert!(!tenant_is_well_formed("{tenant}"));
+        assert!(!tenant_is_well_formed("a..b"));
+    }
+
+    #[test]
+    fn scope_rules() {
+        assert_eq!(
+            resource_of("https://outlook.office365.com/.default", "t").unwrap(),
+            "https://outlook.office365.com"
+        );
+        assert_eq!(
+            resource_of("HTTPS://OUTLOOK.OFFICE365.COM/.default", "t").unwrap(),
+            "https://outlook.office365.com"
+        );
+        assert_eq!(
+            resource_of(
+                "https://outlook.office365.com/.default https://outlook.office365.com/.default",
+                "t"
+            )
+            .unwrap(),
+            "https://outlook.office365.com"
+        );
+        assert_eq!(
+            resource_of("https://outlook.office365.com/full_access_as_app", "t")
+                .unwrap_err()
+                .code,
+            1002012
+        );
+        assert_eq!(
+            resource_of("https://a.example/.default https://b.example/.default", "t")
+                .unwrap_err()
+                .code,
+            700022
+        );
+        assert_eq!(
+            resource_of("https://a.example/.default", "t")
+                .unwrap_err()
+                .code,
+            500011
+        );
+        assert_eq!(resource_of("   ", "t").unwrap_err().code, 900144);
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded_with_a_raw_fallback() {
+        use base64::Engine;
+        let mut h = HeaderMap::new();
+        let b = base64::engine::general_purpose::STANDARD.encode("app:a%2Bb+c");
+        h.insert(
+            http::header::AUTHORIZATION,
+            format!("Basic {b}").parse().unwrap(),
+        );
+        let f = TokenForm::parse(b"grant_type=client_credentials", &h);
+        assert_eq!(f.client_id().as_deref(), Some("app"));
+        assert_eq!(f.secrets(), vec!["a+b c".to_owned(), "a%2Bb+c".to_owned()]);
+        let f = TokenForm::parse(b"client_secret=x%2By+z", &h);
+        assert_eq!(f.secrets(), vec!["x+y z".to_owned()]);
+    }
+}

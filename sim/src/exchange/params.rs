@@ -252,3 +252,91 @@ pub(crate) enum Update<T> {
     Replace(Vec<T>),
     AddRemove { add: Vec<T>, remove: Vec<T> },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn p(v: serde_json::Value) -> Params {
+        Params::new(Some(&v)).unwrap()
+    }
+
+    #[test]
+    fn names_are_case_insensitive_and_checked() {
+        let params = p(
+            json!({"identity": "x", "ErrorAction": "Stop", "Members@odata.type": "#Collection(String)"}),
+        );
+        assert_eq!(params.required("Identity").unwrap(), "x");
+        params.check_names(&["Identity"], &["Identity"]).unwrap();
+        let e = p(json!({"Nope": 1}))
+            .check_names(&["Identity"], &[])
+            .unwrap_err();
+        assert_eq!(
+            e.text,
+            "A parameter cannot be found that matches parameter name 'Nope'."
+        );
+        let e = p(json!({"Identity": null}))
+            .check_names(&["Identity"], &["Identity"])
+            .unwrap_err();
+        assert!(e.text.contains("missing mandatory parameters: Identity"));
+    }
+
+    #[test]
+    fn multi_valued_encodings() {
+        let params = p(json!({
+            "A": ["x", "y"], "B": "z", "C": null,
+            "D": {"@odata.type": "#Exchange.GenericHashTable", "Add": "a", "remove": ["b"]},
+            "E": {"Replace": ["q"]}
+        }));
+        assert_eq!(
+            params.multi("A").unwrap(),
+            Some(MultiUpdate::Replace(vec!["x".into(), "y".into()]))
+        );
+        assert_eq!(
+            params.multi("B").unwrap(),
+            Some(MultiUpdate::Replace(vec!["z".into()]))
+        );
+        assert_eq!(params.multi("C").unwrap(), Some(MultiUpdate::Clear));
+        assert_eq!(
+            params.multi("D").unwrap(),
+            Some(MultiUpdate::AddRemove {
+                add: vec!["a".into()],
+                remove: vec!["b".into()]
+            })
+        );
+        assert!(params.multi("E").is_err());
+        assert_eq!(params.multi("Missing").unwrap(), None);
+    }
+
+    #[test]
+    fn switches_and_result_size() {
+        let params = p(json!({"A": true, "B": "$false", "C": "maybe", "ResultSize": "unlimited"}));
+        assert_eq!(params.boolean("A").unwrap(), Some(true));
+        assert_eq!(params.boolean("B").unwrap(), Some(false));
+        assert!(params.boolean("C").is_err());
+        assert_eq!(params.result_size().unwrap(), (None, true));
+        assert_eq!(p(json!({})).result_size().unwrap(), (Some(1000), false));
+        assert_eq!(
+            p(json!({"ResultSize": 5})).result_size().unwrap(),
+            (Some(5), true)
+        );
+    }
+
+    #[test]
+    fn apply_updates() {
+        let cur = vec![1, 2, 3];
+        assert_eq!(
+            apply_multi(
+                &cur,
+                &Update::AddRemove {
+                    add: vec![4, 1],
+                    remove: vec![2]
+                }
+            ),
+            vec![1, 3, 4]
+        );
+        assert_eq!(apply_multi(&cur, &Update::Replace(vec![5, 5])), vec![5]);
+        assert!(apply_multi(&cur, &Update::Clear).is_empty());
+    }
+}
