@@ -1,4 +1,4 @@
-//! The InvokeCommand handler: faults, auth, RBAC, throttling, execution, paging, `$select`.
+//! The InvokeCommand handler (beta and v2.0): faults, auth, RBAC, throttling, execution.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,14 +7,16 @@ use std::time::Duration;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use http::{HeaderMap, StatusCode, Uri};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::auth;
 use super::cmdlets::{self, Call, CmdletDef};
 use super::envelope::{self, CmdletError};
+use super::paging;
 use super::params::Params;
+use super::throttle::{self, fault, rate_limit_headers};
 use crate::counters::OK;
 use crate::faults::Injected;
 use crate::state::{AppState, SimState, TenantState};
@@ -211,7 +213,7 @@ fn handle(st: &SimState, req: &Request, parsed: Option<Value>) -> Answer {
     }
     let checked = authorize(st, req).and_then(|(tenant, app)| {
         let (def, input) = cmdlet(st, tenant, app, req, &parsed)?;
-        let budget = throttle(st, tenant, app, &req.request_id)
+        let budget = throttle::throttle(st, tenant, app, &req.request_id)
             .map_err(|r| Box::new((*r, "throttled".to_owned())))?;
         Ok((tenant, def, input, budget))
     });
@@ -231,112 +233,6 @@ fn handle(st: &SimState, req: &Request, parsed: Option<Value>) -> Answer {
     }
     tracing::debug!(cmdlet = def.name, outcome = %outcome, "invoke");
     (resp, outcome)
-}
-
-fn retry_after(resp: &mut Response, secs: u64) {
-    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-        resp.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-}
-
-fn fault(status: u16, retry: u64, request_id: &str) -> Response {
-    match status {
-        429 => throttled(retry, request_id),
-        500 => {
-            let e = CmdletError {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                code: "InternalServerError",
-                error_id: "Ex0A1B2C",
-                exception: "Microsoft.Exchange.Data.Storage.StoragePermanentException",
-                text: "A server side error has occurred because of which the operation could not be completed. Please try again after some time. If the problem still persists, please reach out to MS support.".to_owned(),
-            };
-            envelope::cmdlet_error(&e, &[], request_id)
-        }
-        other => {
-            let status = StatusCode::from_u16(other).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            let code = if other == 504 {
-                "GatewayTimeout"
-            } else {
-                "ServiceUnavailable"
-            };
-            let mut r = envelope::gateway_error(
-                status,
-                code,
-                "The service is temporarily unavailable. Please try again later.",
-                request_id,
-            );
-            if other == 503 {
-                retry_after(&mut r, retry);
-            }
-            r
-        }
-    }
-}
-
-fn throttled(retry: u64, request_id: &str) -> Response {
-    let mut r = envelope::gateway_error(
-        StatusCode::TOO_MANY_REQUESTS,
-        "TooManyRequests",
-        "You have reached the maximum number of concurrent requests per tenant. Please wait and try again",
-        request_id,
-    );
-    retry_after(&mut r, retry);
-    r
-}
-
-/// What is left of an app's budget: (limit, remaining, window end in Unix ms).
-type Remaining = (u32, u32, i64);
-
-/// The per-app budget: `budget` calls per window, then 429 until the window ends.
-fn throttle(
-    st: &SimState,
-    tenant: &TenantState,
-    app: &AppState,
-    request_id: &str,
-) -> Result<Option<Remaining>, Box<Response>> {
-    if tenant.throttle.budget == 0 {
-        return Ok(None);
-    }
-    let now = st.clock.unix_ms();
-    let window = i64::try_from(tenant.throttle.window_secs.max(1)).unwrap_or(60) * 1000;
-    let mut budgets = tenant.budgets.lock();
-    let b = budgets.entry(app.spec.app_id).or_default();
-    if now - b.window_start_ms >= window {
-        b.window_start_ms = now;
-        b.used = 0;
-    }
-    if b.used >= tenant.throttle.budget {
-        let left_ms = (b.window_start_ms + window - now).max(1);
-        let secs = u64::try_from((left_ms + 999) / 1000).unwrap_or(1);
-        return Err(Box::new(throttled(secs, request_id)));
-    }
-    b.used += 1;
-    Ok(Some((
-        tenant.throttle.budget,
-        tenant.throttle.budget - b.used,
-        b.window_start_ms + window,
-    )))
-}
-
-/// `Rate-Limit-Limit`, `Rate-Limit-Remaining`, `Rate-Limit-Reset` as captured (§2.2).
-fn rate_limit_headers(resp: &mut Response, (limit, remaining, reset_ms): Remaining) {
-    let reset = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(reset_ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default();
-    let h = resp.headers_mut();
-    for (k, v) in [
-        ("Rate-Limit-Limit", limit.to_string()),
-        ("Rate-Limit-Remaining", remaining.to_string()),
-        ("Rate-Limit-Reset", reset),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(&v) {
-            h.insert(k, v);
-        }
-    }
 }
 
 /// Warnings and an optional confirmation message: the call is answered without running.
@@ -424,80 +320,23 @@ fn execute(
     match result {
         Err(e) => fail(e, &call.warnings),
         Ok(items) => {
-            let (page, next) = paginate(def, items, req);
-            let page = select(page, req.query.get("$select"));
+            let (page, next) = if def.pageable {
+                let link_base = format!(
+                    "{}/adminapi/{}/{}/{}",
+                    req.base,
+                    req.version(),
+                    req.segment,
+                    req.v2_endpoint.as_deref().unwrap_or("InvokeCommand")
+                );
+                paging::paginate(items, &req.headers, &req.query, &link_base)
+            } else {
+                (items, None)
+            };
+            let page = paging::select(page, req.query.get("$select"));
             (
                 envelope::success(context, page, &call.warnings, next, None, &req.request_id),
                 OK.to_owned(),
             )
         }
     }
-}
-
-/// `Prefer: odata.maxpagesize=N` (1–1000, default 1000).
-fn page_size(headers: &HeaderMap) -> usize {
-    headers
-        .get_all("prefer")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|p| p.trim().strip_prefix("odata.maxpagesize="))
-        .filter_map(|n| n.trim().parse::<usize>().ok())
-        .next()
-        .unwrap_or(1000)
-        .clamp(1, 1000)
-}
-
-fn paginate(def: &CmdletDef, items: Vec<Value>, req: &Request) -> (Vec<Value>, Option<String>) {
-    if !def.pageable {
-        return (items, None);
-    }
-    let size = page_size(&req.headers);
-    let skip = req
-        .query
-        .get("$skiptoken")
-        .and_then(|s| s.parse::<usize>().ok())
-        .unwrap_or(0);
-    let total = items.len();
-    let page: Vec<Value> = items.into_iter().skip(skip).take(size).collect();
-    let next = (skip + size < total).then(|| {
-        let mut link = format!(
-            "{}/adminapi/{}/{}/{}?$skiptoken={}",
-            req.base,
-            req.version(),
-            req.segment,
-            req.v2_endpoint.as_deref().unwrap_or("InvokeCommand"),
-            skip + size
-        );
-        if let Some(sel) = req.query.get("$select") {
-            link.push_str("&$select=");
-            link.push_str(&form_urlencoded::byte_serialize(sel.as_bytes()).collect::<String>());
-        }
-        link
-    });
-    (page, next)
-}
-
-/// Apply `$select=A,B` (case-insensitive; annotations of selected properties are kept).
-fn select(items: Vec<Value>, sel: Option<&String>) -> Vec<Value> {
-    let Some(sel) = sel else { return items };
-    let wanted: Vec<String> = sel
-        .split(',')
-        .map(|s| s.trim().to_ascii_lowercase())
-        .filter(|s| !s.is_empty())
-        .collect();
-    items
-        .into_iter()
-        .map(|v| match v {
-            Value::Object(o) => Value::Object(
-                o.into_iter()
-                    .filter(|(k, _)| {
-                        let base = k.split('@').next().unwrap_or(k).to_ascii_lowercase();
-                        wanted.contains(&base)
-                    })
-                    .collect(),
-            ),
-            other => other,
-        })
-        .collect()
 }

@@ -5,15 +5,20 @@
 //! - `params`: §1.3 parameter decoding
 //! - `cmdlets/`: the cmdlet table and implementations
 //! - `render`: output objects; `filter`: `-Filter` OPATH subset
-//! - `envelope`: success and error envelopes; `throttle`, `paging`: budget and nextLink
+//! - `envelope`: success and error envelopes
+//! - `throttle`: per-app budget, `Rate-Limit-*`, injected fault answers
+//! - `paging`: `Prefer: odata.maxpagesize`, `@odata.nextLink`, `$select`
+//! - `invoke`: the request pipeline (beta `InvokeCommand` and v2.0 endpoints)
 
 mod auth;
 mod cmdlets;
 pub mod envelope;
 mod filter;
 mod invoke;
+mod paging;
 mod params;
 mod render;
+mod throttle;
 
 use std::sync::Arc;
 
