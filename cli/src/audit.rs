@@ -5,7 +5,7 @@ use std::{io::Write, path::PathBuf};
 use airlock_shared::audit::{
     AuditRecord,
     chain::{self, Anchors},
-    checkpoint,
+    checkpoint, files,
 };
 use anyhow::Context as _;
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
@@ -13,7 +13,8 @@ use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 /// `audit verify` options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct VerifyArgs {
-    /// Audit log files, oldest first (rotated files, then the current one).
+    /// Audit log files, oldest first (rotated files, then the current one), or the proxy's
+    /// audit directory (its files are then read in chain order).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// The last record must have this seq (an anchor kept off the box).
@@ -54,7 +55,8 @@ pub fn verify(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             anchors.checkpoints.insert(cp.seq, cp.hash);
         }
     }
-    match chain::verify_files(&args.files, &anchors) {
+    let files = expand(&args.files)?;
+    match chain::verify_files(&files, &anchors) {
         Ok(summary) => {
             writeln!(
                 out,
@@ -81,6 +83,26 @@ pub fn verify(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         }
         Err(finding) => anyhow::bail!("TAMPERED: {finding}"),
     }
+}
+
+/// Replaces each directory by its audit files in chain order.
+fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let found = files::log_files(path)
+                .with_context(|| format!("cannot list {}", path.display()))?;
+            anyhow::ensure!(
+                !found.is_empty(),
+                "{} holds no audit.log files",
+                path.display()
+            );
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
 }
 
 /// Output format of `audit query`.
@@ -176,7 +198,7 @@ pub fn query(args: &QueryArgs, out: &mut dyn Write) -> anyhow::Result<usize> {
             header[0], header[1], header[2], header[3], header[4], header[5], header[6], header[7]
         )?;
     }
-    for file in &args.files {
+    for file in &expand(&args.files)? {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read {}", file.display()))?;
         for (i, line) in text.lines().enumerate() {

@@ -14,6 +14,7 @@
 //! - [`chain`] — sealing a record into a line; verifying files ([`chain::Verifier`]).
 //! - [`fingerprint`] — `hmac-sha256:` fingerprints of secret values.
 //! - [`checkpoint`] — Ed25519-signed `(seq, hash)` checkpoints.
+//! - [`files`] — file naming and rotation order.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod chain;
 pub mod checkpoint;
+pub mod files;
 pub mod fingerprint;
 
 /// `prev` of the very first record of a log.
