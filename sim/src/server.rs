@@ -28,7 +28,7 @@ pub struct SimServer {
     ca_pem: String,
     state: Arc<SimState>,
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
 }
 
 fn router(state: Arc<SimState>) -> Router {
@@ -66,7 +66,7 @@ impl SimServer {
             ca_pem: tls.ca_pem,
             state,
             stop,
-            task,
+            task: Some(task),
         })
     }
 
@@ -96,9 +96,18 @@ impl SimServer {
     }
 
     /// Stop accepting, close connections gracefully and wait for the accept loop.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for SimServer {
+    /// Dropping the server without `shutdown` still stops it (without waiting).
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
     }
 }
 
@@ -112,7 +121,11 @@ async fn accept_loop(
         tokio::select! {
             _ = rx.changed() => break,
             accepted = listener.accept() => {
-                let Ok((tcp, _peer)) = accepted else { continue };
+                let Ok((tcp, _peer)) = accepted else {
+                    // e.g. out of file descriptors: back off instead of spinning
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                };
                 let _ = tcp.set_nodelay(true);
                 tokio::spawn(serve_connection(tcp, acceptor.clone(), app.clone(), rx.clone()));
             }

@@ -316,3 +316,19 @@ async fn many_concurrent_clients() {
     );
     sim.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn shutdown_and_drop_stop_the_listener() {
+    let sim = sim().await;
+    let url = format!("{}/_sim/health", sim.server.authority());
+    assert_eq!(sim.client.get(&url).send().await.unwrap().status(), 200);
+    let client = client_for(sim.server.ca_cert_pem(), false);
+    sim.server.shutdown().await;
+    assert!(client.get(&url).send().await.is_err());
+    let other = common::sim().await;
+    let url = format!("{}/_sim/health", other.server.authority());
+    let client = client_for(other.server.ca_cert_pem(), false);
+    drop(other);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(client.get(&url).send().await.is_err());
+}
