@@ -55,6 +55,9 @@ pub struct Settings {
     pub strict_thumbprint_pairs: bool,
     /// Accept standard base64 (with `+`, `/`, `=`) thumbprints as well as base64url.
     pub accept_standard_base64_thumbprints: bool,
+    /// Serve the unauthenticated `/_sim/` control API on the listener (in-process
+    /// [`crate::SimControl`] works either way). Turn off when listening beyond loopback.
+    pub control_api: bool,
 }
 
 impl Default for Settings {
@@ -65,6 +68,7 @@ impl Default for Settings {
             assertion_skew_secs: 300,
             strict_thumbprint_pairs: false,
             accept_standard_base64_thumbprints: true,
+            control_api: true,
         }
     }
 }

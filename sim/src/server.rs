@@ -32,10 +32,15 @@ pub struct SimServer {
 }
 
 fn router(state: Arc<SimState>) -> Router {
+    let control = if state.settings.control_api {
+        control::routes()
+    } else {
+        Router::new()
+    };
     Router::new()
         .merge(entra::routes())
         .merge(exchange::routes())
-        .merge(control::routes())
+        .merge(control)
         .fallback(|| async {
             (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"error": {"code": "NotFound", "message": "No such endpoint in airlock-sim."}})))
                 .into_response()

@@ -332,3 +332,18 @@ async fn shutdown_and_drop_stop_the_listener() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(client.get(&url).send().await.is_err());
 }
+
+#[tokio::test]
+async fn control_api_can_be_disabled() {
+    let mut f = airlock_sim::Fixture::contoso();
+    f.settings.control_api = false;
+    let sim = sim_with(f).await;
+    let r = sim
+        .client
+        .get(format!("{}/_sim/counters", sim.server.authority()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(sim.server.control().counters().tokens_total(SECRET_APP), 0);
+}
