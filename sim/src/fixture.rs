@@ -381,6 +381,36 @@ mod tests {
         assert!(text.contains("[secret elided]"));
     }
 
+    const TENANT: &str = "[[tenant]]\nid = \"8a3f0c2e-5b7d-4e19-9c61-2f4d8b6a1e70\"\ndomains = [\"x.onmicrosoft.com\"]\n";
+
+    #[test]
+    fn fixture_errors() {
+        let base = Path::new("/nonexistent");
+        let missing_cert = format!(
+            "{TENANT}[[tenant.app]]\nname = \"a\"\napp_id = \"11111111-2222-4333-8444-000000000001\"\nobject_id = \"11111111-2222-4333-8444-000000000002\"\ncertificates = [{{ path = \"nope.pem\" }}]\n"
+        );
+        assert!(matches!(
+            Fixture::from_toml_str(&missing_cert, base),
+            Err(FixtureError::Io { .. })
+        ));
+        let dup = format!("{TENANT}{TENANT}");
+        assert!(matches!(
+            Fixture::from_toml_str(&dup, base),
+            Err(FixtureError::Invalid(_))
+        ));
+        let unknown_key = format!("{TENANT}colour = \"blue\"\n");
+        assert!(matches!(
+            Fixture::from_toml_str(&unknown_key, base),
+            Err(FixtureError::Toml(_))
+        ));
+        let bad_member = format!(
+            "{TENANT}groups = [{{ name = \"G\", alias = \"g\", members = [\"ghost\"] }}]\n"
+        );
+        let f = Fixture::from_toml_str(&bad_member, base).unwrap();
+        let e = crate::state::SimState::new(f).unwrap_err();
+        assert!(e.to_string().contains("ghost"), "{e}");
+    }
+
     #[test]
     fn contoso_parses() {
         let f = Fixture::contoso();
