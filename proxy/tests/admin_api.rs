@@ -195,3 +195,89 @@ async fn responses_carry_metadata_only() {
         .unwrap_err();
     assert_eq!(err(st).code(), ErrorCode::ConnectionNotFound);
 }
+
+#[derive(Default)]
+struct Recorder {
+    events: parking_lot::Mutex<Vec<airlock_proxy::admin::events::AdminEvent>>,
+    fail: bool,
+}
+
+impl airlock_proxy::admin::events::AdminEvents for Recorder {
+    fn record(
+        &self,
+        e: airlock_proxy::admin::events::AdminEvent,
+    ) -> futures::future::BoxFuture<'_, Result<(), AirlockError>> {
+        Box::pin(async move {
+            if self.fail {
+                return Err(AirlockError::bare(ErrorCode::AuditUnavailable));
+            }
+            self.events.lock().push(e);
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test]
+async fn one_event_per_decision_and_fail_closed() {
+    use airlock_proxy::admin::events::Outcome;
+    let h = Harness::start().await;
+    let rec = std::sync::Arc::new(Recorder::default());
+    let admin = h.admin.clone().with_events(rec.clone());
+    let ok = admin
+        .create_connection(tonic::Request::new(h.secret_request(SECRET_APP, SECRET)))
+        .await
+        .unwrap();
+    let id = ok.into_inner().connection.unwrap().connection_id;
+    let mut bad = h.secret_request(SECRET_APP, SECRET);
+    bad.app_id = "nope".into();
+    admin
+        .create_connection(tonic::Request::new(bad))
+        .await
+        .unwrap_err();
+    let t = pb::TestConnectionRequest {
+        connection_id: id.clone(),
+    };
+    assert!(
+        admin
+            .test_connection(tonic::Request::new(t))
+            .await
+            .unwrap()
+            .into_inner()
+            .ok
+    );
+    admin
+        .delete_connection(tonic::Request::new(pb::DeleteConnectionRequest {
+            connection_id: id.clone(),
+        }))
+        .await
+        .unwrap();
+    let events = rec.events.lock().clone();
+    let summary: Vec<_> = events
+        .iter()
+        .map(|e| (e.event, e.outcome, e.reason))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("connection.create", Outcome::Allowed, None),
+            (
+                "connection.create",
+                Outcome::Denied,
+                Some(ErrorCode::InvalidArgument)
+            ),
+            ("connection.test", Outcome::Allowed, None),
+            ("connection.delete", Outcome::Allowed, None),
+        ]
+    );
+    assert_eq!(events[3].connection_id.unwrap().to_string(), id);
+
+    let failing = h.admin.clone().with_events(std::sync::Arc::new(Recorder {
+        fail: true,
+        ..Default::default()
+    }));
+    let st = failing
+        .create_connection(tonic::Request::new(h.secret_request(SECRET_APP, SECRET)))
+        .await
+        .unwrap_err();
+    assert_eq!(err(st).code(), ErrorCode::AuditUnavailable);
+}

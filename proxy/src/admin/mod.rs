@@ -3,8 +3,10 @@
 //! - [`validate`] — field checks; every rejection names the field and the remedy.
 //! - [`convert`] — records → API messages (never a secret) and the one error mapping.
 //! - [`probe`] — TestConnection's Exchange read call and its diagnosis.
+//! - [`events`] — the before-answer event hook part 2's audit log plugs into.
 
 pub mod convert;
+pub mod events;
 pub mod probe;
 pub mod validate;
 
@@ -13,6 +15,7 @@ use std::time::Instant;
 
 use airlock_proto as pb;
 use airlock_proto::connection_admin_service_server::ConnectionAdminService;
+use airlock_shared::identity::CallerIdentity;
 use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 use zeroize::Zeroize;
@@ -23,11 +26,20 @@ use crate::tokens::TokenCache;
 use convert::AdminError;
 
 /// The service. Cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ConnectionAdmin {
     vault: Vault,
     tokens: Arc<TokenCache>,
     http: reqwest::Client,
+    events: Arc<dyn events::AdminEvents>,
+}
+
+impl std::fmt::Debug for ConnectionAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionAdmin")
+            .field("vault", &self.vault)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A validated credential with what it changes in the record.
@@ -45,7 +57,36 @@ impl ConnectionAdmin {
             vault,
             tokens,
             http,
+            events: Arc::new(events::LogEvents),
         }
+    }
+
+    /// Sends every security-relevant decision to `events` before answering (part 2: audit).
+    pub fn with_events(mut self, events: Arc<dyn events::AdminEvents>) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// Records the event for a finished call, then answers. A recording failure replaces the
+    /// answer (fail closed).
+    async fn answer<T>(
+        &self,
+        event: &'static str,
+        actor: Option<CallerIdentity>,
+        id: Option<uuid::Uuid>,
+        result: Result<T, AdminError>,
+        diagnosis: Option<&airlock_shared::AirlockError>,
+    ) -> Result<Response<T>, Status> {
+        let (result, err) = match result {
+            Ok(v) => (Ok(v), diagnosis.cloned()),
+            Err(e) => {
+                let a = e.to_airlock();
+                (Err(a.clone()), Some(a))
+            }
+        };
+        let ev = events::AdminEvent::new(event, actor, id, err.as_ref());
+        self.events.record(ev).await.map_err(|e| e.to_status())?;
+        result.map(Response::new).map_err(|e| e.to_status())
     }
 
     /// Validates the request's credential and zeroizes its secret text in the request.
@@ -260,27 +301,44 @@ fn step(name: &str, ok: bool, started: Instant) -> pb::TestStep {
     }
 }
 
+fn id_of(raw: &str) -> Option<uuid::Uuid> {
+    uuid::Uuid::try_parse(raw).ok()
+}
+
 #[tonic::async_trait]
 impl ConnectionAdminService for ConnectionAdmin {
     async fn create_connection(
         &self,
         r: Request<pb::CreateConnectionRequest>,
     ) -> Result<Response<pb::CreateConnectionResponse>, Status> {
-        Ok(Response::new(self.create(r.into_inner()).await?))
+        let actor = CallerIdentity::of(&r).cloned();
+        let res = self.create(r.into_inner()).await;
+        let id = res
+            .as_ref()
+            .ok()
+            .and_then(|c| c.connection.as_ref())
+            .and_then(|c| id_of(&c.connection_id));
+        self.answer("connection.create", actor, id, res, None).await
     }
 
     async fn update_connection(
         &self,
         r: Request<pb::UpdateConnectionRequest>,
     ) -> Result<Response<pb::UpdateConnectionResponse>, Status> {
-        Ok(Response::new(self.update(r.into_inner()).await?))
+        let actor = CallerIdentity::of(&r).cloned();
+        let id = id_of(&r.get_ref().connection_id);
+        let res = self.update(r.into_inner()).await;
+        self.answer("connection.update", actor, id, res, None).await
     }
 
     async fn rotate_credential(
         &self,
         r: Request<pb::RotateCredentialRequest>,
     ) -> Result<Response<pb::RotateCredentialResponse>, Status> {
-        Ok(Response::new(self.rotate(r.into_inner()).await?))
+        let actor = CallerIdentity::of(&r).cloned();
+        let id = id_of(&r.get_ref().connection_id);
+        let res = self.rotate(r.into_inner()).await;
+        self.answer("connection.rotate", actor, id, res, None).await
     }
 
     async fn get_connection(
@@ -305,14 +363,36 @@ impl ConnectionAdminService for ConnectionAdmin {
         &self,
         r: Request<pb::DeleteConnectionRequest>,
     ) -> Result<Response<pb::DeleteConnectionResponse>, Status> {
-        Ok(Response::new(self.delete(r.into_inner()).await?))
+        let actor = CallerIdentity::of(&r).cloned();
+        let id = id_of(&r.get_ref().connection_id);
+        let res = self.delete(r.into_inner()).await;
+        self.answer("connection.delete", actor, id, res, None).await
     }
 
     async fn test_connection(
         &self,
         r: Request<pb::TestConnectionRequest>,
     ) -> Result<Response<pb::TestConnectionResponse>, Status> {
-        let id = validate::connection_id(&r.get_ref().connection_id).map_err(AdminError::from)?;
-        Ok(Response::new(self.test(id).await?))
+        let actor = CallerIdentity::of(&r).cloned();
+        let parsed = validate::connection_id(&r.get_ref().connection_id).map_err(AdminError::from);
+        let id = parsed.as_ref().ok().copied();
+        let res = match parsed {
+            Ok(id) => self.test(id).await,
+            Err(e) => Err(e),
+        };
+        let diagnosis = res
+            .as_ref()
+            .ok()
+            .and_then(|t| t.error.as_ref())
+            .map(diagnosis_error);
+        self.answer("connection.test", actor, id, res, diagnosis.as_ref())
+            .await
     }
+}
+
+/// A TestConnection diagnosis as an error, for the event's reason.
+fn diagnosis_error(d: &airlock_proto::ErrorDetail) -> airlock_shared::AirlockError {
+    let code =
+        airlock_shared::ErrorCode::try_from(d.code).unwrap_or(airlock_shared::ErrorCode::Internal);
+    airlock_shared::AirlockError::new(code, d.message.clone())
 }
