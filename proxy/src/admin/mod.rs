@@ -168,6 +168,7 @@ impl ConnectionAdmin {
         })
     }
 
+    #[tracing::instrument(skip_all, fields(connection.id = %req.connection_id))]
     async fn update(
         &self,
         req: pb::UpdateConnectionRequest,
@@ -210,6 +211,7 @@ impl ConnectionAdmin {
         })
     }
 
+    #[tracing::instrument(skip_all, fields(connection.id = %req.connection_id))]
     async fn rotate(
         &self,
         req: pb::RotateCredentialRequest,
@@ -251,6 +253,7 @@ impl ConnectionAdmin {
         })
     }
 
+    #[tracing::instrument(skip_all, fields(connection.id = %req.connection_id))]
     async fn delete(
         &self,
         req: pb::DeleteConnectionRequest,
@@ -265,6 +268,7 @@ impl ConnectionAdmin {
     }
 
     /// TestConnection: token step, then the Exchange step; failures are a diagnosis, not an error.
+    #[tracing::instrument(skip_all, fields(connection.id = %id))]
     pub async fn test(&self, id: uuid::Uuid) -> Result<pb::TestConnectionResponse, AdminError> {
         let record = self.vault.get(id).await?;
         let mut out = pb::TestConnectionResponse::default();

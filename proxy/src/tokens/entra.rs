@@ -168,6 +168,12 @@ fn form_body(
                 .certificate
                 .as_ref()
                 .ok_or(TokenError::NoCertificate)?;
+            if OffsetDateTime::now_utc() > cert.not_after {
+                let when = cert
+                    .not_after
+                    .format(&time::format_description::well_known::Rfc3339);
+                return Err(TokenError::CertificateExpired(when.unwrap_or_default()));
+            }
             let now = OffsetDateTime::now_utc().unix_timestamp();
             let jwt = assertion::sign(cert, *format, der, url, &client_id, now)?;
             form.append_pair("client_assertion_type", ASSERTION_TYPE)

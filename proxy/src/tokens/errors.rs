@@ -38,6 +38,9 @@ pub enum TokenError {
     /// The stored key cannot sign.
     #[error(transparent)]
     Assertion(#[from] super::assertion::AssertionError),
+    /// The stored certificate is past its notAfter: not sent to Entra at all.
+    #[error("the connection's certificate expired on {0}")]
+    CertificateExpired(String),
     /// The connection's stored certificate metadata is missing.
     #[error("the connection has a private key but no certificate metadata")]
     NoCertificate,
@@ -143,6 +146,7 @@ impl TokenError {
                 .with_remediation("Check the proxy's network access to the authority host (DNS, firewall, proxy, CA trust) and retry."),
             Self::Decode(m) => AirlockError::new(ErrorCode::Transient, format!("unreadable Entra ID token response: {m}")),
             Self::Assertion(a) => AirlockError::new(ErrorCode::PemInvalid, a.to_string()),
+            Self::CertificateExpired(_) => AirlockError::new(ErrorCode::CredentialExpired, self.to_string()),
             Self::NoCertificate => AirlockError::new(ErrorCode::Internal, self.to_string()),
         }
     }
@@ -226,5 +230,7 @@ mod tests {
             map(401, 1, "invalid_client").code(),
             ErrorCode::CredentialInvalid
         );
+        let e = TokenError::CertificateExpired("2020-01-01T00:00:00Z".into()).to_airlock();
+        assert_eq!(e.code(), ErrorCode::CredentialExpired);
     }
 }

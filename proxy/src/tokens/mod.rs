@@ -54,18 +54,22 @@ impl TokenSource for EntraSource {
         &self,
         connection_id: uuid::Uuid,
     ) -> futures::future::BoxFuture<'_, Result<AccessToken, AirlockError>> {
-        Box::pin(async move {
-            let (record, credential) = self
-                .vault
-                .open(connection_id)
-                .await
-                .map_err(|e| store_error(&e))?;
-            let res = self.client.acquire(&record, credential).await;
-            res.map_err(|e| {
+        let span = tracing::info_span!("token.fetch", connection.id = %connection_id);
+        Box::pin(tracing::Instrument::instrument(
+            async move {
+                let (record, credential) = self
+                    .vault
+                    .open(connection_id)
+                    .await
+                    .map_err(|e| store_error(&e))?;
+                let res = self.client.acquire(&record, credential).await;
+                res.map_err(|e| {
                 let err = e.to_airlock();
                 tracing::info!(connection.id = %connection_id, code = err.code().reason(), "token request failed");
                 err
             })
-        })
+            },
+            span,
+        ))
     }
 }
