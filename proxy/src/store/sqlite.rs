@@ -119,6 +119,9 @@ impl SqliteStore {
             .map_err(db)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(db)?;
+        // Deleted rows (sealed, but still) are overwritten rather than left in free pages.
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(db)?;
         migrate(&mut conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
