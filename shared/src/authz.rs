@@ -19,12 +19,20 @@ use crate::{
     policy::{Decision, RolePolicy},
 };
 
-/// Receives security-relevant refusals, so the proxy can audit them. Implementations must be
-/// quick and must not block (the proxy's audit writer is bounded).
+/// Receives security-relevant refusals, so the proxy can audit them.
 pub trait AccessObserver: Send + Sync + 'static {
-    /// A call was refused by the role policy.
-    fn denied(&self, caller: &SpiffeId, roles: &[String], method: &str, peer: Option<SocketAddr>);
-    /// A TLS handshake failed (no certificate, unknown CA, expired, bad SPIFFE ID, ...).
+    /// A call was refused by the role policy. The refusal is sent only after the returned
+    /// future completes, so an implementation that records the denial (the proxy's audit log)
+    /// records it before the caller hears of it. Keep it bounded in time: the caller waits.
+    fn denied(
+        &self,
+        caller: &SpiffeId,
+        roles: &[String],
+        method: &str,
+        peer: Option<SocketAddr>,
+    ) -> BoxFuture<'static, ()>;
+    /// A TLS handshake failed (no certificate, unknown CA, expired, bad SPIFFE ID, ...). There
+    /// is no caller to answer; record without blocking (spawn if needed).
     fn handshake_failed(&self, peer: SocketAddr, reason: &str);
 }
 
@@ -33,8 +41,15 @@ pub trait AccessObserver: Send + Sync + 'static {
 pub struct LogObserver;
 
 impl AccessObserver for LogObserver {
-    fn denied(&self, caller: &SpiffeId, roles: &[String], method: &str, peer: Option<SocketAddr>) {
+    fn denied(
+        &self,
+        caller: &SpiffeId,
+        roles: &[String],
+        method: &str,
+        peer: Option<SocketAddr>,
+    ) -> BoxFuture<'static, ()> {
         tracing::warn!(peer.spiffe_id = %caller, ?roles, method, ?peer, "call denied by role policy");
+        futures::future::ready(()).boxed()
     }
 
     fn handshake_failed(&self, peer: SocketAddr, reason: &str) {
@@ -112,10 +127,15 @@ where
                 self.inner.call(req).boxed()
             }
             Decision::Deny { roles } => {
-                self.observer
-                    .denied(&peer.spiffe_id, &roles, &method, peer.peer_addr);
+                let recorded =
+                    self.observer
+                        .denied(&peer.spiffe_id, &roles, &method, peer.peer_addr);
                 let status = denied(&peer.spiffe_id, &method);
-                futures::future::ready(Ok(status.into_http())).boxed()
+                async move {
+                    recorded.await;
+                    Ok(status.into_http())
+                }
+                .boxed()
             }
         }
     }

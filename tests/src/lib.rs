@@ -135,11 +135,12 @@ impl AccessObserver for RecordingObserver {
         _roles: &[String],
         method: &str,
         _peer: Option<SocketAddr>,
-    ) {
+    ) -> futures::future::BoxFuture<'static, ()> {
         self.denials
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(format!("{caller} {method}"));
+        Box::pin(async {})
     }
 
     fn handshake_failed(&self, _peer: SocketAddr, reason: &str) {
