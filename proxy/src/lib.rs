@@ -9,11 +9,13 @@
 //! - [`pem`] — certificate PEM normalisation and parsing (reference §6).
 //! - [`tokens`] — Entra ID client (secret and assertion), error mapping, the token cache.
 //! - [`admin`] — the ConnectionAdmin gRPC service, validation, TestConnection.
+//! - [`audit`] — the tamper-evident audit log writer (group commit, rotation, checkpoints).
 //!
 //! Entry points: [`init`] (`airlock-proxy init`), [`open`] (everything but the listener, for
 //! tests and the demo), [`run`] / [`serve`] (`airlock-proxy serve`).
 
 pub mod admin;
+pub mod audit;
 pub mod config;
 pub mod hardening;
 pub mod pem;

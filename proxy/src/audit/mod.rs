@@ -1,0 +1,231 @@
+//! The proxy's audit log (invariant 4): every security-relevant decision appends exactly one
+//! event, written and flushed **before** the caller gets its answer. Appends that cannot be
+//! written within a bounded deadline fail with `AUDIT_UNAVAILABLE` — the request then fails
+//! too: never a hang, never an unaudited success.
+//!
+//! One writer thread owns the files. Callers hand it events over a bounded channel and wait
+//! for its acknowledgement; everything that arrives while a batch is being written goes into
+//! the next batch (group commit), so one fsync covers many events under load.
+//!
+//! # Layout
+//! - this file — [`AuditLog`] (the handle services use) and [`AuditConfig`].
+//! - [`writer`] — the writer thread: batching, sealing, checkpoints.
+//! - [`sink`] — where lines go: the rotating file ([`sink::FileSink`]), stdout, test sinks.
+//! - [`recover`] — finding where the chain left off after a restart or crash.
+
+pub mod recover;
+pub mod sink;
+pub mod writer;
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use airlock_shared::{
+    SecretBytes,
+    audit::{AuditEvent, fingerprint::FingerprintKey},
+};
+use ring::signature::Ed25519KeyPair;
+use serde::Deserialize;
+use tokio::sync::{mpsc, oneshot};
+
+/// How durable each batch is before callers are answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FsyncPolicy {
+    /// `fsync` the file after every batch (group commit): an acknowledged event survives a
+    /// power cut. The default.
+    #[default]
+    Always,
+    /// Write to the OS and flush, without `fsync`: survives a proxy crash, not a power cut.
+    Never,
+}
+
+/// `[audit]` configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct AuditConfig {
+    /// Directory of `audit.log`, its rotated files, `audit.checkpoints` and
+    /// `audit-checkpoint.pub`. Created (mode 0700) if missing.
+    pub dir: PathBuf,
+    /// Rotate `audit.log` when it would grow beyond this many bytes.
+    pub max_file_bytes: u64,
+    /// Durability of each batch.
+    pub fsync: FsyncPolicy,
+    /// How long a request waits for its event to be written before failing with
+    /// AUDIT_UNAVAILABLE, in milliseconds.
+    pub write_deadline_ms: u64,
+    /// Also write every line to stdout (for container log shipping). Fail closed: a blocked or
+    /// broken stdout fails requests like a full disk.
+    pub stdout: bool,
+    /// Write a signed checkpoint every this many seconds (0 = only at shutdown).
+    pub checkpoint_interval_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("audit"),
+            max_file_bytes: 64 * 1024 * 1024,
+            fsync: FsyncPolicy::Always,
+            write_deadline_ms: 2000,
+            stdout: false,
+            checkpoint_interval_secs: 60,
+        }
+    }
+}
+
+impl AuditConfig {
+    /// The write deadline.
+    pub fn write_deadline(&self) -> Duration {
+        Duration::from_millis(self.write_deadline_ms)
+    }
+}
+
+/// Where an event landed in the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// Its seq.
+    pub seq: u64,
+    /// Its hash.
+    pub hash: String,
+}
+
+/// Why an event could not be written. Every variant means: fail the request with
+/// AUDIT_UNAVAILABLE.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// Not written within the deadline (blocked disk or sink, overload).
+    #[error("audit event not written within {0:?}")]
+    Deadline(Duration),
+    /// A sink reported an error (disk full, permission denied, ...).
+    #[error("audit write failed: {0}")]
+    Io(String),
+    /// The writer has stopped (shutdown, or a previous failure left the file in an unknown
+    /// state).
+    #[error("audit writer is not running: {0}")]
+    Stopped(String),
+    /// Opening the log failed.
+    #[error("cannot open the audit log in {dir}: {why}")]
+    Open {
+        /// The audit directory.
+        dir: PathBuf,
+        /// What went wrong and what to do.
+        why: String,
+    },
+}
+
+impl AuditError {
+    /// The catalogue error callers return.
+    pub fn to_airlock(&self) -> airlock_shared::AirlockError {
+        airlock_shared::AirlockError::new(
+            airlock_shared::ErrorCode::AuditUnavailable,
+            self.to_string(),
+        )
+    }
+}
+
+pub(crate) struct Job {
+    pub(crate) event: AuditEvent,
+    pub(crate) deadline: std::time::Instant,
+    pub(crate) ack: oneshot::Sender<Result<Receipt, AuditError>>,
+}
+
+/// The handle services use to append events. Cheap to clone.
+#[derive(Clone)]
+pub struct AuditLog {
+    tx: mpsc::Sender<Job>,
+    deadline: Duration,
+    fingerprints: Arc<FingerprintKey>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuditLog {
+    /// Opens (or creates) the log in `config.dir`, recovers the chain's end, and starts the
+    /// writer thread. `fingerprint_key` keys the HMAC fingerprints; `checkpoint_key` signs
+    /// checkpoints (none: no checkpoints).
+    pub fn open(
+        config: &AuditConfig,
+        fingerprint_key: &SecretBytes,
+        checkpoint_key: Option<Arc<Ed25519KeyPair>>,
+    ) -> Result<(Self, writer::WriterHandle), AuditError> {
+        let file = sink::FileSink::open(&config.dir, config.max_file_bytes, config.fsync)?;
+        let mut sinks: Vec<Box<dyn sink::Sink>> = vec![Box::new(file)];
+        if config.stdout {
+            sinks.push(Box::new(sink::StdoutSink));
+        }
+        let state = recover::chain_end(&config.dir)?;
+        let checkpoints = match checkpoint_key {
+            Some(key) => Some(writer::Checkpointer::open(
+                &config.dir,
+                key,
+                config.checkpoint_interval_secs,
+            )?),
+            None => None,
+        };
+        Ok(Self::start(
+            sinks,
+            state,
+            checkpoints,
+            config.write_deadline(),
+            fingerprint_key,
+        ))
+    }
+
+    /// Starts a writer over arbitrary sinks (tests inject failing or blocking sinks).
+    pub fn start(
+        sinks: Vec<Box<dyn sink::Sink>>,
+        state: recover::ChainEnd,
+        checkpoints: Option<writer::Checkpointer>,
+        deadline: Duration,
+        fingerprint_key: &SecretBytes,
+    ) -> (Self, writer::WriterHandle) {
+        let (tx, rx) = mpsc::channel(4096);
+        let handle = writer::spawn(rx, sinks, state, checkpoints);
+        (
+            Self {
+                tx,
+                deadline,
+                fingerprints: Arc::new(FingerprintKey::new(fingerprint_key)),
+            },
+            handle,
+        )
+    }
+
+    /// Appends `event` and waits until it is written (and fsynced, per policy), or fails within
+    /// the deadline.
+    pub async fn append(&self, event: AuditEvent) -> Result<Receipt, AuditError> {
+        let deadline = std::time::Instant::now() + self.deadline;
+        let (ack, done) = oneshot::channel();
+        let job = Job {
+            event,
+            deadline,
+            ack,
+        };
+        let wait = async {
+            self.tx
+                .send(job)
+                .await
+                .map_err(|_| AuditError::Stopped("the writer has shut down".into()))?;
+            done.await
+                .map_err(|_| AuditError::Stopped("the writer dropped the event".into()))?
+        };
+        match tokio::time::timeout(self.deadline, wait).await {
+            Ok(result) => result,
+            Err(_) => Err(AuditError::Deadline(self.deadline)),
+        }
+    }
+
+    /// The audit fingerprint of a secret value (token, handle).
+    pub fn fingerprint(&self, value: &[u8]) -> String {
+        self.fingerprints.fingerprint(value)
+    }
+}
+
+#[cfg(test)]
+mod tests;

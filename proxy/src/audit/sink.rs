@@ -1,0 +1,147 @@
+//! Where sealed lines go. A sink writes a whole batch or nothing: on failure it rolls back
+//! what it wrote, so the chain on disk never holds a record whose caller was told it failed.
+
+use std::{
+    fs::{self, File, OpenOptions},
+    io::{self, Write as _},
+    os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _},
+    path::{Path, PathBuf},
+};
+
+use super::{AuditError, FsyncPolicy};
+
+pub use airlock_shared::audit::files::{CURRENT, log_files, rotated_name};
+
+/// A destination for audit lines.
+pub trait Sink: Send {
+    /// Writes `lines` (each without newline) whose first record has `first_seq`, all or
+    /// nothing.
+    fn write_batch(&mut self, first_seq: u64, lines: &[String]) -> io::Result<()>;
+}
+
+/// `audit.log` in a directory, rotated by size.
+pub struct FileSink {
+    dir: PathBuf,
+    file: File,
+    len: u64,
+    first_seq: Option<u64>,
+    max_bytes: u64,
+    fsync: FsyncPolicy,
+    poisoned: Option<String>,
+}
+
+impl FileSink {
+    /// Opens `dir/audit.log` for appending (creating the directory with mode 0700).
+    pub fn open(dir: &Path, max_bytes: u64, fsync: FsyncPolicy) -> Result<Self, AuditError> {
+        let fail = |why: String| AuditError::Open {
+            dir: dir.to_owned(),
+            why,
+        };
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| fail(format!("cannot create the directory: {e}")))?;
+        let path = dir.join(CURRENT);
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| {
+                fail(format!(
+                    "cannot open {}: {e}; check the directory's owner and permissions",
+                    path.display()
+                ))
+            })?;
+        let len = file.metadata().map_err(|e| fail(e.to_string()))?.len();
+        let first_seq = super::recover::first_seq(&path).map_err(|e| fail(e.to_string()))?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            file,
+            len,
+            first_seq,
+            max_bytes: max_bytes.max(4096),
+            fsync,
+            poisoned: None,
+        })
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        let Some(first) = self.first_seq else {
+            return Ok(());
+        };
+        self.file.sync_all()?;
+        let current = self.dir.join(CURRENT);
+        fs::rename(&current, self.dir.join(rotated_name(first)))?;
+        self.file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&current)?;
+        File::open(&self.dir)?.sync_all()?;
+        self.len = 0;
+        self.first_seq = None;
+        Ok(())
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all(bytes)?;
+        match self.fsync {
+            FsyncPolicy::Always => self.file.sync_data(),
+            FsyncPolicy::Never => self.file.flush(),
+        }
+    }
+}
+
+impl Sink for FileSink {
+    fn write_batch(&mut self, first_seq: u64, lines: &[String]) -> io::Result<()> {
+        if let Some(why) = &self.poisoned {
+            return Err(io::Error::other(why.clone()));
+        }
+        let mut bytes = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        for line in lines {
+            bytes.extend_from_slice(line.as_bytes());
+            bytes.push(b'\n');
+        }
+        if self.len > 0 && self.len + bytes.len() as u64 > self.max_bytes {
+            self.rotate()?;
+        }
+        let before = self.len;
+        match self.write_all(&bytes) {
+            Ok(()) => {
+                self.len += bytes.len() as u64;
+                self.first_seq.get_or_insert(first_seq);
+                Ok(())
+            }
+            Err(e) => {
+                // Roll back a partial write so the file ends at the last acknowledged record.
+                if let Err(undo) = self
+                    .file
+                    .set_len(before)
+                    .and_then(|()| self.file.sync_data())
+                {
+                    self.poisoned = Some(format!(
+                        "a failed write could not be rolled back ({undo}); fix the disk, run `airlockctl audit verify`, and restart the proxy"
+                    ));
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Every line also to stdout, for container log shipping.
+#[derive(Debug, Default)]
+pub struct StdoutSink;
+
+impl Sink for StdoutSink {
+    fn write_batch(&mut self, _first_seq: u64, lines: &[String]) -> io::Result<()> {
+        let mut out = io::stdout().lock();
+        for line in lines {
+            out.write_all(line.as_bytes())?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()
+    }
+}

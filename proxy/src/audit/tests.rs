@@ -1,0 +1,319 @@
+use std::{
+    io,
+    path::Path,
+    sync::{Arc, Condvar, Mutex},
+    time::{Duration, Instant},
+};
+
+use airlock_shared::audit::{
+    Actor, AuditEvent, Outcome,
+    chain::{Anchors, verify_files},
+    checkpoint,
+};
+use ring::{rand::SystemRandom, signature::Ed25519KeyPair};
+
+use super::{sink::Sink, *};
+
+fn key() -> SecretBytes {
+    SecretBytes::copy_from(&[7; 32])
+}
+
+fn config(dir: &Path) -> AuditConfig {
+    AuditConfig {
+        dir: dir.to_owned(),
+        write_deadline_ms: 2000,
+        checkpoint_interval_secs: 0,
+        ..Default::default()
+    }
+}
+
+fn event(n: usize) -> AuditEvent {
+    let mut e = AuditEvent::new(
+        "token.issued",
+        Actor {
+            spiffe_id: Some("spiffe://airlock.local/worker/w".into()),
+            ..Default::default()
+        },
+        Outcome::Allowed,
+    );
+    e.job_id = Some(format!("job-{n}"));
+    e
+}
+
+fn verify(dir: &Path) -> airlock_shared::audit::chain::Summary {
+    verify_files(&sink::log_files(dir).unwrap(), &Anchors::default())
+        .unwrap_or_else(|f| panic!("{f}"))
+}
+
+#[tokio::test]
+async fn appends_are_chained_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, writer) = AuditLog::open(&config(dir.path()), &key(), None).unwrap();
+    for i in 1..=3 {
+        assert_eq!(log.append(event(i)).await.unwrap().seq, i as u64);
+    }
+    drop(log);
+    writer.join();
+    let (log, writer) = AuditLog::open(&config(dir.path()), &key(), None).unwrap();
+    assert_eq!(log.append(event(4)).await.unwrap().seq, 4);
+    drop(log);
+    writer.join();
+    assert_eq!(verify(dir.path()).records, 4);
+}
+
+#[tokio::test]
+async fn a_torn_last_line_is_moved_aside_and_the_chain_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, writer) = AuditLog::open(&config(dir.path()), &key(), None).unwrap();
+    log.append(event(1)).await.unwrap();
+    drop(log);
+    writer.join();
+    let path = dir.path().join("audit.log");
+    let mut text = std::fs::read(&path).unwrap();
+    text.extend_from_slice(b"{\"seq\":2,\"ts\":\"2026-");
+    std::fs::write(&path, text).unwrap();
+    let (log, writer) = AuditLog::open(&config(dir.path()), &key(), None).unwrap();
+    assert_eq!(log.append(event(2)).await.unwrap().seq, 2);
+    drop(log);
+    writer.join();
+    assert_eq!(verify(dir.path()).records, 2);
+    let torn: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("torn"))
+        .collect();
+    assert_eq!(torn.len(), 1);
+}
+
+#[tokio::test]
+async fn an_edited_last_record_stops_the_proxy_from_writing_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, writer) = AuditLog::open(&config(dir.path()), &key(), None).unwrap();
+    log.append(event(1)).await.unwrap();
+    drop(log);
+    writer.join();
+    let path = dir.path().join("audit.log");
+    std::fs::write(
+        &path,
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("job-1", "job-2"),
+    )
+    .unwrap();
+    let err = AuditLog::open(&config(dir.path()), &key(), None).unwrap_err();
+    assert!(err.to_string().contains("audit verify"), "{err}");
+}
+
+#[tokio::test]
+async fn rotation_keeps_one_chain_across_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = AuditConfig {
+        max_file_bytes: 4096,
+        ..config(dir.path())
+    };
+    let (log, writer) = AuditLog::open(&cfg, &key(), None).unwrap();
+    for i in 1..=60 {
+        log.append(event(i)).await.unwrap();
+    }
+    drop(log);
+    writer.join();
+    let files = sink::log_files(dir.path()).unwrap();
+    assert!(files.len() > 2, "{files:?}");
+    assert_eq!(verify(dir.path()).records, 60);
+}
+
+#[tokio::test]
+async fn ten_thousand_concurrent_appends_make_one_valid_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = AuditConfig {
+        write_deadline_ms: 30_000,
+        ..config(dir.path())
+    };
+    let (log, writer) = AuditLog::open(&cfg, &key(), None).unwrap();
+    let tasks: Vec<_> = (0..10_000)
+        .map(|i| {
+            let log = log.clone();
+            tokio::spawn(async move { log.append(event(i)).await.map(|r| r.seq) })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap().unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=10_000).collect::<Vec<u64>>());
+    drop(log);
+    writer.join();
+    assert_eq!(verify(dir.path()).records, 10_000);
+}
+
+#[tokio::test]
+async fn an_unwritable_audit_directory_refuses_to_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, "x").unwrap();
+    let err = AuditLog::open(&config(&blocker.join("audit")), &key(), None).unwrap_err();
+    assert!(matches!(err, AuditError::Open { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_full_disk_fails_every_append_quickly() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/dev/full", dir.path().join("audit.log")).unwrap();
+    let (log, _writer) = AuditLog::open(&config(dir.path()), &key(), None).unwrap();
+    let started = Instant::now();
+    for i in 0..3 {
+        let err = log.append(event(i)).await.unwrap_err();
+        assert!(matches!(err, AuditError::Io(_)), "{err}");
+        assert_eq!(
+            err.to_airlock().code(),
+            airlock_shared::ErrorCode::AuditUnavailable
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+/// A sink that fails while `fail` is set, then recovers.
+struct Flaky(Arc<Mutex<bool>>, Arc<Mutex<Vec<String>>>);
+
+impl Sink for Flaky {
+    fn write_batch(&mut self, _first: u64, lines: &[String]) -> io::Result<()> {
+        if *self.0.lock().unwrap() {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "No space left on device",
+            ));
+        }
+        self.1.lock().unwrap().extend(lines.iter().cloned());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn after_a_failure_the_chain_continues_without_a_gap() {
+    let fail = Arc::new(Mutex::new(false));
+    let lines = Arc::new(Mutex::new(vec![]));
+    let (log, _w) = AuditLog::start(
+        vec![Box::new(Flaky(fail.clone(), lines.clone()))],
+        recover::ChainEnd::genesis(),
+        None,
+        Duration::from_secs(2),
+        &key(),
+    );
+    log.append(event(1)).await.unwrap();
+    *fail.lock().unwrap() = true;
+    assert!(log.append(event(2)).await.is_err());
+    *fail.lock().unwrap() = false;
+    assert_eq!(
+        log.append(event(3)).await.unwrap().seq,
+        2,
+        "the failed event took no seq"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("audit.log"),
+        lines.lock().unwrap().join("\n") + "\n",
+    )
+    .unwrap();
+    assert_eq!(verify(dir.path()).records, 2);
+}
+
+/// A sink that blocks until released.
+struct Blocking(Arc<(Mutex<bool>, Condvar)>, Arc<Mutex<Vec<String>>>);
+
+impl Sink for Blocking {
+    fn write_batch(&mut self, _first: u64, lines: &[String]) -> io::Result<()> {
+        let (lock, cv) = &*self.0;
+        let mut released = lock.lock().unwrap();
+        while !*released {
+            released = cv.wait(released).unwrap();
+        }
+        self.1.lock().unwrap().extend(lines.iter().cloned());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_blocked_sink_fails_requests_at_the_deadline_and_records_nothing_for_them() {
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let lines = Arc::new(Mutex::new(vec![]));
+    let deadline = Duration::from_millis(200);
+    let (log, _w) = AuditLog::start(
+        vec![Box::new(Blocking(gate.clone(), lines.clone()))],
+        recover::ChainEnd::genesis(),
+        None,
+        deadline,
+        &key(),
+    );
+    let started = Instant::now();
+    let first = log.append(event(1)).await.unwrap_err();
+    assert!(matches!(first, AuditError::Deadline(_)), "{first}");
+    // Queued behind the blocked write: also refused within the deadline, never hanging.
+    let second = log.append(event(2)).await.unwrap_err();
+    assert!(matches!(second, AuditError::Deadline(_)));
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    // Unblock: the first batch (already being written) lands, the expired second is dropped.
+    {
+        let (lock, cv) = &*gate;
+        *lock.lock().unwrap() = true;
+        cv.notify_all();
+    }
+    assert_eq!(log.append(event(3)).await.unwrap().seq, 2);
+    let written = lines.lock().unwrap().clone();
+    assert_eq!(written.len(), 2);
+    assert!(
+        written.iter().all(|l| !l.contains("job-2")),
+        "an expired event was recorded"
+    );
+}
+
+#[tokio::test]
+async fn checkpoints_anchor_the_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = Arc::new(
+        Ed25519KeyPair::from_pkcs8(
+            Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+                .unwrap()
+                .as_ref(),
+        )
+        .unwrap(),
+    );
+    let (log, writer) = AuditLog::open(&config(dir.path()), &key(), Some(k)).unwrap();
+    for i in 1..=5 {
+        log.append(event(i)).await.unwrap();
+    }
+    drop(log);
+    writer.join();
+    let public = checkpoint::parse_public_key(
+        &std::fs::read_to_string(dir.path().join("audit-checkpoint.pub")).unwrap(),
+    )
+    .unwrap();
+    let line = std::fs::read_to_string(dir.path().join("audit.checkpoints")).unwrap();
+    let cp = checkpoint::verify(line.lines().last().unwrap(), &public).unwrap();
+    assert_eq!(cp.seq, 5);
+    let anchors = Anchors {
+        checkpoints: [(cp.seq, cp.hash)].into(),
+        ..Default::default()
+    };
+    let path = dir.path().join("audit.log");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.lines().take(4).collect::<Vec<_>>().join("\n") + "\n",
+    )
+    .unwrap();
+    let err = verify_files(&sink::log_files(dir.path()).unwrap(), &anchors).unwrap_err();
+    assert!(err.problem.contains("truncated"), "{err}");
+}
+
+#[tokio::test]
+async fn fingerprints_are_keyed_and_never_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _w) = AuditLog::open(&config(dir.path()), &key(), None).unwrap();
+    let fp = log.fingerprint(b"eyJ.secret.token");
+    assert!(fp.starts_with("hmac-sha256:") && !fp.contains("secret"));
+}

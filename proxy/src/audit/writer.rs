@@ -1,0 +1,197 @@
+//! The writer thread: takes every event waiting in the channel as one batch, drops events
+//! whose callers already gave up, seals the rest into the chain, writes them through every sink
+//! (all or nothing), then acknowledges each caller. Signed checkpoints follow batches at the
+//! configured interval and at shutdown.
+
+use std::{
+    fs::{self, OpenOptions},
+    io::Write as _,
+    os::unix::fs::OpenOptionsExt as _,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use airlock_shared::audit::{
+    chain::seal,
+    checkpoint::{self, Checkpoint},
+    format_ts,
+};
+use ring::signature::Ed25519KeyPair;
+use tokio::sync::mpsc;
+
+use super::{AuditError, Job, Receipt, recover::ChainEnd, sink::Sink};
+
+/// Most events in one batch.
+const MAX_BATCH: usize = 4096;
+
+/// Joins the writer thread.
+#[derive(Debug)]
+pub struct WriterHandle(Option<std::thread::JoinHandle<()>>);
+
+impl WriterHandle {
+    /// Waits for the writer to finish. It finishes once every [`super::AuditLog`] clone is
+    /// dropped and the queue is drained (writing a final checkpoint).
+    pub fn join(mut self) {
+        if let Some(thread) = self.0.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Writes signed checkpoints to `audit.checkpoints` and publishes the public key as
+/// `audit-checkpoint.pub`.
+pub struct Checkpointer {
+    path: PathBuf,
+    key: Arc<Ed25519KeyPair>,
+    interval: Option<Duration>,
+    last: Instant,
+    last_seq: u64,
+}
+
+impl Checkpointer {
+    /// Prepares checkpoints in `dir`; `interval_secs` 0 means only at shutdown.
+    pub fn open(
+        dir: &Path,
+        key: Arc<Ed25519KeyPair>,
+        interval_secs: u64,
+    ) -> Result<Self, AuditError> {
+        let public = dir.join("audit-checkpoint.pub");
+        fs::write(&public, checkpoint::public_key_hex(&key) + "\n").map_err(|e| {
+            AuditError::Open {
+                dir: dir.to_owned(),
+                why: format!("cannot write {}: {e}", public.display()),
+            }
+        })?;
+        let interval = (interval_secs > 0).then(|| Duration::from_secs(interval_secs));
+        Ok(Self {
+            path: dir.join("audit.checkpoints"),
+            key,
+            interval,
+            last: Instant::now(),
+            last_seq: 0,
+        })
+    }
+
+    fn maybe_write(&mut self, end: &ChainEnd, force: bool) {
+        let due = force || self.interval.is_some_and(|i| self.last.elapsed() >= i);
+        if !due || end.seq == 0 || end.seq == self.last_seq {
+            return;
+        }
+        let cp = Checkpoint {
+            seq: end.seq,
+            hash: end.hash.clone(),
+            ts: format_ts(time::OffsetDateTime::now_utc()),
+        };
+        let line = checkpoint::sign(&cp, &self.key) + "\n";
+        let written = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o644)
+            .open(&self.path)
+            .and_then(|mut f| f.write_all(line.as_bytes()).and_then(|()| f.sync_data()));
+        match written {
+            Ok(()) => {
+                self.last = Instant::now();
+                self.last_seq = end.seq;
+            }
+            // A missed checkpoint weakens tail detection but loses no event: log and go on.
+            Err(e) => tracing::error!(error = %e, "cannot write an audit checkpoint"),
+        }
+    }
+}
+
+pub(crate) fn spawn(
+    rx: mpsc::Receiver<Job>,
+    sinks: Vec<Box<dyn Sink>>,
+    end: ChainEnd,
+    checkpoints: Option<Checkpointer>,
+) -> WriterHandle {
+    let thread = std::thread::Builder::new()
+        .name("airlock-audit".into())
+        .spawn(move || run(rx, sinks, end, checkpoints))
+        .ok();
+    WriterHandle(thread)
+}
+
+fn run(
+    mut rx: mpsc::Receiver<Job>,
+    mut sinks: Vec<Box<dyn Sink>>,
+    mut end: ChainEnd,
+    mut checkpoints: Option<Checkpointer>,
+) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        write_batch(batch, &mut sinks, &mut end);
+        if let Some(cp) = checkpoints.as_mut() {
+            cp.maybe_write(&end, false);
+        }
+    }
+    if let Some(cp) = checkpoints.as_mut() {
+        cp.maybe_write(&end, true);
+    }
+}
+
+fn write_batch(batch: Vec<Job>, sinks: &mut [Box<dyn Sink>], end: &mut ChainEnd) {
+    let now = Instant::now();
+    // A caller whose deadline passed was already told AUDIT_UNAVAILABLE and did not act:
+    // recording its event would claim something that did not happen.
+    let (live, expired): (Vec<Job>, Vec<Job>) = batch
+        .into_iter()
+        .partition(|j| j.deadline > now && !j.ack.is_closed());
+    drop(expired);
+    if live.is_empty() {
+        return;
+    }
+    let ts = format_ts(time::OffsetDateTime::now_utc());
+    let mut prev = end.hash.clone();
+    let mut receipts = Vec::with_capacity(live.len());
+    let lines: Vec<String> = live
+        .iter()
+        .enumerate()
+        .map(|(i, job)| {
+            let seq = end.seq + 1 + i as u64;
+            let (line, hash) = seal(&job.event, seq, ts.clone(), &prev);
+            prev = hash.clone();
+            receipts.push(Receipt { seq, hash });
+            line
+        })
+        .collect();
+    let first_seq = end.seq + 1;
+    let mut result = Ok(());
+    for (i, sink) in sinks.iter_mut().enumerate() {
+        if let Err(e) = sink.write_batch(first_seq, &lines) {
+            result = Err(e);
+            break;
+        }
+        if i == 0 {
+            // The primary file holds the records now: the chain has advanced even if a
+            // secondary sink (stdout) fails below.
+            if let Some(last) = receipts.last() {
+                *end = ChainEnd {
+                    seq: last.seq,
+                    hash: last.hash.clone(),
+                };
+            }
+        }
+    }
+    match result {
+        Ok(()) => {
+            for (job, receipt) in live.into_iter().zip(receipts) {
+                let _ = job.ack.send(Ok(receipt));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, events = live.len(), "audit write failed; refusing the requests");
+            for job in live {
+                let _ = job.ack.send(Err(AuditError::Io(e.to_string())));
+            }
+        }
+    }
+}
