@@ -14,6 +14,17 @@
 //! master_key_file = "/var/lib/airlock/master.key"
 //! [entra]
 //! extra_ca_file = "/etc/airlock/sim-ca.pem"   # optional: the simulator's CA
+//! [sessions]                    # optional; defaults shown
+//! default_ttl_secs = 900
+//! max_ttl_secs = 3600
+//! clock_skew_secs = 30
+//! [audit]                       # optional; defaults shown except dir (default "audit")
+//! dir = "/var/lib/airlock/audit"
+//! max_file_bytes = 67108864     # rotate audit.log beyond 64 MiB
+//! fsync = "always"              # or "never" (flush to the OS only)
+//! write_deadline_ms = 2000      # fail requests with AUDIT_UNAVAILABLE after this
+//! stdout = false                # also print each line (container log shipping)
+//! checkpoint_interval_secs = 60 # signed checkpoints; 0 = only at shutdown
 //! ```
 
 use std::net::SocketAddr;
@@ -23,6 +34,8 @@ use std::time::Duration;
 use airlock_shared::config::{ConfigError, Validate};
 use airlock_shared::tls::TlsFiles;
 use serde::Deserialize;
+
+pub use crate::audit::AuditConfig;
 
 /// Environment override prefix.
 pub const ENV_PREFIX: &str = "AIRLOCK_PROXY";
@@ -47,6 +60,34 @@ pub struct ProxyConfig {
     /// Seconds in-flight calls get after shutdown is requested.
     #[serde(default = "default_grace")]
     pub grace_secs: u64,
+    /// Session handle lifetimes.
+    #[serde(default)]
+    pub sessions: SessionsConfig,
+    /// The audit log.
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// `[sessions]`: handle lifetimes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct SessionsConfig {
+    /// TTL of a handle whose MintSession sets none, seconds.
+    pub default_ttl_secs: u64,
+    /// Longest TTL MintSession accepts, seconds.
+    pub max_ttl_secs: u64,
+    /// Clock difference allowed when checking expiry, seconds.
+    pub clock_skew_secs: u64,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        Self {
+            default_ttl_secs: 900,
+            max_ttl_secs: 3600,
+            clock_skew_secs: 30,
+        }
+    }
 }
 
 /// Store settings.
@@ -131,6 +172,19 @@ impl Validate for ProxyConfig {
         }
         if self.grace_secs > 3600 {
             problems.push("grace_secs: at most 3600".into());
+        }
+        let s = &self.sessions;
+        if !(1..=86_400).contains(&s.max_ttl_secs) {
+            problems.push("sessions.max_ttl_secs: must be 1 to 86400".into());
+        }
+        if s.default_ttl_secs == 0 || s.default_ttl_secs > s.max_ttl_secs {
+            problems.push("sessions.default_ttl_secs: must be 1 to max_ttl_secs".into());
+        }
+        if s.clock_skew_secs > 300 {
+            problems.push("sessions.clock_skew_secs: at most 300".into());
+        }
+        if !(10..=60_000).contains(&self.audit.write_deadline_ms) {
+            problems.push("audit.write_deadline_ms: must be 10 to 60000".into());
         }
     }
 }

@@ -1,5 +1,6 @@
 //! airlock-proxy: the privileged credential proxy. It holds the master key, the sealed
-//! credential store and the token cache; it manages connections and acquires Entra ID tokens.
+//! credential store, the token cache, the session-signing key and the audit log; it manages
+//! connections, acquires Entra ID tokens, mints session handles and trades them for tokens.
 //!
 //! # Layout
 //! - [`config`] — the TOML configuration (paths only for secrets).
@@ -9,17 +10,23 @@
 //! - [`pem`] — certificate PEM normalisation and parsing (reference §6).
 //! - [`tokens`] — Entra ID client (secret and assertion), error mapping, the token cache.
 //! - [`admin`] — the ConnectionAdmin gRPC service, validation, TestConnection.
-//! - [`audit`] — the tamper-evident audit log writer (group commit, rotation, checkpoints).
+//! - [`audit`] — the tamper-evident audit log (writer, event names, observer, AuditHash).
+//! - [`sessions`] — session handles: format, the one verifier, SessionBroker.
+//! - [`broker`] — TokenBroker: AcquireToken.
+//! - [`keys`] — the sealed keys: session signing, audit fingerprints, audit checkpoints.
 //!
 //! Entry points: [`init`] (`airlock-proxy init`), [`open`] (everything but the listener, for
 //! tests and the demo), [`run`] / [`serve`] (`airlock-proxy serve`).
 
 pub mod admin;
 pub mod audit;
+pub mod broker;
 pub mod config;
 pub mod hardening;
+pub mod keys;
 pub mod pem;
 pub mod seal;
+pub mod sessions;
 pub mod store;
 pub mod tokens;
 
@@ -27,14 +34,20 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use airlock_proto::audit_service_server::AuditServiceServer;
 use airlock_proto::connection_admin_service_server::ConnectionAdminServiceServer;
+use airlock_proto::session_broker_service_server::SessionBrokerServiceServer;
+use airlock_proto::token_broker_service_server::TokenBrokerServiceServer;
+use airlock_shared::audit::{Actor, AuditEvent, Outcome};
 use airlock_shared::policy::RolePolicy;
 use airlock_shared::server::{ServeOptions, serve as serve_mtls};
 use tokio::net::TcpListener;
 
 pub use config::ProxyConfig;
 
+use audit::{AuditLog, names};
 use seal::MasterKey;
+use sessions::{Revocations, SessionBroker, SessionVerifier};
 use store::{SqliteStore, Vault};
 use tokens::{CachePolicy, EntraClient, EntraSource, TokenCache};
 
@@ -70,6 +83,12 @@ pub enum StartError {
     /// Hardening failed.
     #[error(transparent)]
     Hardening(#[from] hardening::HardeningError),
+    /// The audit log could not be opened or written.
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
+    /// A stored key is unusable.
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
     /// A file named in the config could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
@@ -90,7 +109,8 @@ pub struct InitReport {
 }
 
 /// `airlock-proxy init`: creates the master key file (mode 0600), the store and the sealed
-/// session-signing key. Refuses if either file exists.
+/// keys (session signing, audit fingerprints, audit checkpoints). Refuses if either file
+/// exists.
 pub async fn init(config: &ProxyConfig) -> Result<InitReport, StartError> {
     let key_path = &config.store.master_key_file;
     if key_path.exists() {
@@ -109,36 +129,50 @@ pub async fn init(config: &ProxyConfig) -> Result<InitReport, StartError> {
     let key = Arc::new(MasterKey::load(key_path)?);
     let sqlite = SqliteStore::create(&config.store.path, &key)?;
     let vault = Vault::new(Arc::new(sqlite), key);
-    let rng = ring::rand::SystemRandom::new();
-    let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng)
-        .map_err(|_| seal::SealError::Random)?;
-    let pkcs8 = airlock_shared::SecretBytes::copy_from(pkcs8.as_ref());
-    vault
-        .put_secret_value(store::vault::SESSION_SIGNING_KEY, pkcs8.expose_secret())
-        .await?;
+    keys::load_or_create(&vault).await?;
     Ok(InitReport {
         master_key_file: key_path.clone(),
         store: config.store.path.clone(),
     })
 }
 
-/// The proxy's services, built from the config, without a listener.
+/// The proxy's services, built from the config, without a listener. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Proxy {
     /// The store with the master key.
     pub vault: Vault,
-    /// The token cache (part 2's token broker reads from it).
+    /// The token cache.
     pub tokens: Arc<TokenCache>,
     /// The ConnectionAdmin service.
     pub admin: admin::ConnectionAdmin,
+    /// The SessionBroker service.
+    pub sessions: SessionBroker,
+    /// The one handle verifier (token broker, planned relay).
+    pub verifier: SessionVerifier,
+    /// The TokenBroker service.
+    pub broker: broker::TokenBroker,
+    /// The audit log.
+    pub audit: AuditLog,
+    writer: Arc<parking_lot::Mutex<Option<audit::writer::WriterHandle>>>,
 }
 
-/// Opens the master key and the store (refusing wrong key / corruption / newer schema) and
-/// builds the services.
-pub fn open(config: &ProxyConfig) -> Result<Proxy, StartError> {
-    let key = Arc::new(MasterKey::load(&config.store.master_key_file)?);
-    let sqlite = SqliteStore::open(&config.store.path, &key)?;
-    let vault = Vault::new(Arc::new(sqlite), key);
+impl Proxy {
+    /// Appends `proxy.stopped`, stops the audit writer after everything queued, and joins it.
+    /// Later requests fail with AUDIT_UNAVAILABLE.
+    pub async fn close(&self, actor: Actor) {
+        let ev = AuditEvent::new(names::PROXY_STOPPED, actor, Outcome::Allowed);
+        if let Err(e) = self.audit.append(ev).await {
+            tracing::error!(error = %e, "could not audit proxy.stopped");
+        }
+        self.audit.close().await;
+        let writer = self.writer.lock().take();
+        if let Some(w) = writer {
+            let _ = tokio::task::spawn_blocking(move || w.join()).await;
+        }
+    }
+}
+
+fn http_client(config: &ProxyConfig) -> Result<reqwest::Client, StartError> {
     let extra_ca = match &config.entra.extra_ca_file {
         Some(p) => Some(std::fs::read(p).map_err(|source| StartError::Read {
             path: p.display().to_string(),
@@ -147,24 +181,98 @@ pub fn open(config: &ProxyConfig) -> Result<Proxy, StartError> {
         None => None,
     };
     let timeout = Duration::from_secs(config.entra.http_timeout_secs);
-    let http =
-        tokens::entra::http_client(extra_ca.as_deref(), timeout).map_err(StartError::Http)?;
+    tokens::entra::http_client(extra_ca.as_deref(), timeout).map_err(StartError::Http)
+}
+
+/// Opens the master key, the store (refusing wrong key / corruption / newer schema), the
+/// sealed keys and the audit log (refusing an unwritable or edited log), and builds the
+/// services.
+pub async fn open(config: &ProxyConfig) -> Result<Proxy, StartError> {
+    let key = Arc::new(MasterKey::load(&config.store.master_key_file)?);
+    let sqlite = SqliteStore::open(&config.store.path, &key)?;
+    let vault = Vault::new(Arc::new(sqlite), key);
+    let keys = keys::load_or_create(&vault).await?;
+    let (audit, writer) =
+        AuditLog::open(&config.audit, &keys.fingerprint, Some(keys.checkpoint.clone()))?;
+    let http = http_client(config)?;
     let source = EntraSource::new(vault.clone(), EntraClient::new(http.clone()));
     let policy = CachePolicy {
         max_wait: Duration::from_secs(config.entra.max_retry_wait_secs),
         ..CachePolicy::default()
     };
     let tokens = Arc::new(TokenCache::new(Arc::new(source), policy));
-    let admin = admin::ConnectionAdmin::new(vault.clone(), tokens.clone(), http);
+    let revocations = Revocations::load(vault.clone()).await?;
+    let admin = admin::ConnectionAdmin::new(vault.clone(), tokens.clone(), http)
+        .with_events(Arc::new(audit.clone()))
+        .with_revocations(revocations.clone());
+    let s = &config.sessions;
+    let verifier = SessionVerifier::new(
+        sessions::handle::public_key(&keys.session),
+        revocations.clone(),
+        vault.clone(),
+        Duration::from_secs(s.clock_skew_secs),
+    );
+    let ttl = sessions::service::TtlPolicy {
+        default: Duration::from_secs(s.default_ttl_secs),
+        max: Duration::from_secs(s.max_ttl_secs),
+    };
+    let sessions = SessionBroker::new(keys.session, vault.clone(), revocations, audit.clone(), ttl);
+    let broker = broker::TokenBroker::new(verifier.clone(), tokens.clone(), audit.clone());
     Ok(Proxy {
         vault,
         tokens,
         admin,
+        sessions,
+        verifier,
+        broker,
+        audit,
+        writer: Arc::new(parking_lot::Mutex::new(Some(writer))),
     })
 }
 
+/// `airlock-proxy serve --check-config`: opens the store and its keys and checks that the
+/// audit directory is writable, without opening the audit log (a running proxy owns it).
+pub async fn check(config: &ProxyConfig) -> Result<(), StartError> {
+    let key = Arc::new(MasterKey::load(&config.store.master_key_file)?);
+    let sqlite = SqliteStore::open(&config.store.path, &key)?;
+    keys::load_or_create(&Vault::new(Arc::new(sqlite), key)).await?;
+    http_client(config)?;
+    let dir = &config.audit.dir;
+    let probe = if dir.exists() {
+        dir.as_path()
+    } else {
+        match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => std::path::Path::new("."),
+        }
+    };
+    nix::unistd::access(probe, nix::unistd::AccessFlags::W_OK).map_err(|e| {
+        audit::AuditError::Open {
+            dir: dir.clone(),
+            why: format!("{} is not writable ({e})", probe.display()),
+        }
+    })?;
+    Ok(())
+}
+
+/// The proxy's own identity for its `proxy.*` events (the SPIFFE ID of its certificate).
+fn own_actor(config: &ProxyConfig) -> Actor {
+    let spiffe_id = std::fs::read(&config.tls.cert).ok().and_then(|pem| {
+        let der = rustls_pemfile::certs(&mut &pem[..]).next()?.ok()?;
+        airlock_shared::identity::SpiffeId::from_certificate(&der)
+            .ok()
+            .map(|id| id.to_string())
+    });
+    Actor {
+        spiffe_id,
+        role: Some("proxy".into()),
+        peer: Some(config.listen.to_string()),
+    }
+}
+
 /// Serves the proxy's gRPC API on `listener` over mTLS with the role policy, health service
-/// and graceful drain, until `shutdown` completes.
+/// and graceful drain, until `shutdown` completes. Writes `proxy.started` first (refusing to
+/// serve if it cannot) and `proxy.stopped` last, then joins the audit writer.
 pub async fn serve(
     config: &ProxyConfig,
     proxy: Proxy,
@@ -174,15 +282,29 @@ pub async fn serve(
     let tls = airlock_shared::tls::server_config(&config.tls)?;
     let policy =
         RolePolicy::load(&config.policy_file).map_err(|e| StartError::Policy(e.to_string()))?;
+    let me = own_actor(config);
+    let started = AuditEvent::new(names::PROXY_STARTED, me.clone(), Outcome::Allowed);
+    if let Err(e) = proxy.audit.append(started).await {
+        proxy.close(me).await;
+        return Err(e.into());
+    }
     let mut opts = ServeOptions::new(tls, Arc::new(policy));
     opts.reflection = config.reflection;
     opts.grace = config.grace();
+    opts.observer = Arc::new(audit::record::AuditObserver::new(proxy.audit.clone()));
     let mut routes = tonic::service::RoutesBuilder::default();
-    routes.add_service(ConnectionAdminServiceServer::new(proxy.admin));
+    routes
+        .add_service(ConnectionAdminServiceServer::new(proxy.admin.clone()))
+        .add_service(SessionBrokerServiceServer::new(proxy.sessions.clone()))
+        .add_service(TokenBrokerServiceServer::new(proxy.broker.clone()))
+        .add_service(AuditServiceServer::new(
+            audit::service::AuditHashService::new(proxy.audit.clone()),
+        ));
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "airlock-proxy serving");
-    serve_mtls(listener, routes, opts, shutdown).await?;
+    let result = serve_mtls(listener, routes, opts, shutdown).await;
+    proxy.close(me).await;
     tracing::info!("airlock-proxy stopped");
-    Ok(())
+    Ok(result?)
 }
 
 /// `airlock-proxy serve`: hardens the process, opens the store, binds `config.listen` and
@@ -192,12 +314,16 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), StartError> {
     hardening::harden_process()?;
-    let proxy = open(&config)?;
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| StartError::Listen {
-            addr: config.listen,
-            source,
-        })?;
+    let proxy = open(&config).await?;
+    let listener = match TcpListener::bind(config.listen).await {
+        Ok(l) => l,
+        Err(source) => {
+            proxy.close(own_actor(&config)).await;
+            return Err(StartError::Listen {
+                addr: config.listen,
+                source,
+            });
+        }
+    };
     serve(&config, proxy, listener, shutdown).await
 }

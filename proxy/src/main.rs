@@ -81,7 +81,7 @@ fn main() -> ExitCode {
             return Ok(());
         }
         if check {
-            airlock_proxy::open(&config)?;
+            airlock_proxy::check(&config).await?;
             eprintln!("configuration OK");
             return Ok(());
         }

@@ -51,6 +51,11 @@ async fn start() -> Running {
         },
         reflection: false,
         grace_secs: 5,
+        sessions: Default::default(),
+        audit: airlock_proxy::config::AuditConfig {
+            dir: d.join("audit"),
+            ..Default::default()
+        },
     };
     airlock_proxy::init(&config).await.unwrap();
     let again = airlock_proxy::init(&config).await.unwrap_err();
@@ -58,7 +63,7 @@ async fn start() -> Running {
         again.to_string().contains("refusing to overwrite"),
         "{again}"
     );
-    let proxy = airlock_proxy::open(&config).unwrap();
+    let proxy = airlock_proxy::open(&config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = airlock_shared::shutdown::Shutdown::new();

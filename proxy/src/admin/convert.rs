@@ -99,6 +99,7 @@ impl AdminError {
                     .with_metadata("field", "credential.certificate.pem")
             }
             Self::Store(StoreError::NotFound) => AirlockError::bare(ErrorCode::ConnectionNotFound),
+            Self::Store(StoreError::Gate(e)) => e.clone(),
             Self::Store(StoreError::Conflict) => AirlockError::new(
                 ErrorCode::Transient,
                 "the connection was changed concurrently",

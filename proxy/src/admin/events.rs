@@ -1,11 +1,20 @@
-//! The hook where part 2's audit log attaches: one [`AdminEvent`] per security-relevant
+//! The hook the audit log attaches to: one [`AdminEvent`] per security-relevant
 //! ConnectionAdmin call (create, update, rotate, delete, test), recorded **before** the caller
-//! gets its answer. If recording fails, the call fails with that error (fail closed), so an
-//! audit sink returns AUDIT_UNAVAILABLE within its own deadline.
+//! gets its answer. A change to the store is recorded inside its transaction, before the
+//! commit ([`crate::store::Gate`]): if recording fails the change is rolled back and the call
+//! fails with that error (AUDIT_UNAVAILABLE within the log's deadline). Refusals change nothing
+//! and are recorded before the refusal is sent.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use airlock_shared::identity::CallerIdentity;
 use airlock_shared::{AirlockError, ErrorCode};
 use futures::future::BoxFuture;
+use tonic::{Response, Status};
+
+use super::convert::AdminError;
+use crate::store::Gate;
 
 /// How a call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +41,8 @@ pub struct AdminEvent {
     pub outcome: Outcome,
     /// The catalogue code of a refusal, failure or failed test.
     pub reason: Option<ErrorCode>,
+    /// Sessions revoked by a connection delete.
+    pub revoked_sessions: Option<u64>,
 }
 
 impl AdminEvent {
@@ -44,7 +55,9 @@ impl AdminEvent {
     ) -> Self {
         let outcome = match error.map(AirlockError::code) {
             None => Outcome::Allowed,
-            Some(ErrorCode::Internal | ErrorCode::Transient) => Outcome::Error,
+            Some(
+                ErrorCode::Internal | ErrorCode::Transient | ErrorCode::AuditUnavailable,
+            ) => Outcome::Error,
             Some(_) => Outcome::Denied,
         };
         Self {
@@ -53,6 +66,7 @@ impl AdminEvent {
             connection_id,
             outcome,
             reason: error.map(AirlockError::code),
+            revoked_sessions: None,
         }
     }
 }
@@ -80,5 +94,66 @@ impl AdminEvents for LogEvents {
             );
             Ok(())
         })
+    }
+}
+
+/// Records exactly one event for one call: inside the store transaction when the call changes
+/// the store ([`Recorder::gate`]), otherwise just before the answer ([`Recorder::answer`]).
+pub struct Recorder {
+    events: Arc<dyn AdminEvents>,
+    event: &'static str,
+    actor: Option<CallerIdentity>,
+    gated: Arc<AtomicBool>,
+}
+
+impl Recorder {
+    /// A recorder for one call.
+    pub fn new(
+        events: Arc<dyn AdminEvents>,
+        event: &'static str,
+        actor: Option<CallerIdentity>,
+    ) -> Self {
+        Self {
+            events,
+            event,
+            actor,
+            gated: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The commit gate for a change of `connection_id`: records the allowed event; a failure
+    /// rolls the change back.
+    pub fn gate(&self, connection_id: uuid::Uuid) -> Gate {
+        let events = self.events.clone();
+        let gated = self.gated.clone();
+        let mut event = AdminEvent::new(self.event, self.actor.clone(), Some(connection_id), None);
+        Box::new(move |revoked| {
+            Box::pin(async move {
+                gated.store(true, Ordering::SeqCst);
+                if event.event == crate::audit::names::CONNECTION_DELETE {
+                    event.revoked_sessions = Some(revoked);
+                }
+                events.record(event).await
+            })
+        })
+    }
+
+    /// Answers the call, recording its event first unless the gate already did (fail closed).
+    pub async fn answer<T>(
+        &self,
+        id: Option<uuid::Uuid>,
+        result: Result<T, AdminError>,
+        diagnosis: Option<&AirlockError>,
+    ) -> Result<Response<T>, Status> {
+        let result = result.map_err(|e| e.to_airlock());
+        if !self.gated.load(Ordering::SeqCst) {
+            let err = match &result {
+                Ok(_) => diagnosis,
+                Err(e) => Some(e),
+            };
+            let ev = AdminEvent::new(self.event, self.actor.clone(), id, err);
+            self.events.record(ev).await.map_err(|e| e.to_status())?;
+        }
+        result.map(Response::new).map_err(|e| e.to_status())
     }
 }

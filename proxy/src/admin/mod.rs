@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 use zeroize::Zeroize;
 
+use crate::audit::names;
 use crate::pem;
 use crate::store::{AuthKind, ConnectionRecord, Credential, Vault};
 use crate::tokens::TokenCache;
@@ -32,6 +33,7 @@ pub struct ConnectionAdmin {
     tokens: Arc<TokenCache>,
     http: reqwest::Client,
     events: Arc<dyn events::AdminEvents>,
+    sessions: Option<crate::sessions::Revocations>,
 }
 
 impl std::fmt::Debug for ConnectionAdmin {
@@ -58,7 +60,14 @@ impl ConnectionAdmin {
             tokens,
             http,
             events: Arc::new(events::LogEvents),
+            sessions: None,
         }
+    }
+
+    /// Drops deleted connections' sessions from `revocations` (the store revokes them).
+    pub fn with_revocations(mut self, revocations: crate::sessions::Revocations) -> Self {
+        self.sessions = Some(revocations);
+        self
     }
 
     /// Sends every security-relevant decision to `events` before answering (part 2: audit).
@@ -67,26 +76,9 @@ impl ConnectionAdmin {
         self
     }
 
-    /// Records the event for a finished call, then answers. A recording failure replaces the
-    /// answer (fail closed).
-    async fn answer<T>(
-        &self,
-        event: &'static str,
-        actor: Option<CallerIdentity>,
-        id: Option<uuid::Uuid>,
-        result: Result<T, AdminError>,
-        diagnosis: Option<&airlock_shared::AirlockError>,
-    ) -> Result<Response<T>, Status> {
-        let (result, err) = match result {
-            Ok(v) => (Ok(v), diagnosis.cloned()),
-            Err(e) => {
-                let a = e.to_airlock();
-                (Err(a.clone()), Some(a))
-            }
-        };
-        let ev = events::AdminEvent::new(event, actor, id, err.as_ref());
-        self.events.record(ev).await.map_err(|e| e.to_status())?;
-        result.map(Response::new).map_err(|e| e.to_status())
+    /// A recorder for one call of `event` by `actor`.
+    fn recorder(&self, event: &'static str, actor: Option<CallerIdentity>) -> events::Recorder {
+        events::Recorder::new(self.events.clone(), event, actor)
     }
 
     /// Validates the request's credential and zeroizes its secret text in the request.
@@ -136,6 +128,7 @@ impl ConnectionAdmin {
     async fn create(
         &self,
         req: pb::CreateConnectionRequest,
+        rec: &events::Recorder,
     ) -> Result<pb::CreateConnectionResponse, AdminError> {
         let instance_name = validate::instance_name(&req.instance_name)?;
         let tenant_id = validate::tenant_id(&req.tenant_id)?;
@@ -160,7 +153,11 @@ impl ConnectionAdmin {
             version: 1,
             credential_version: 1,
         };
-        let record = self.vault.create(record, &new.credential).await?;
+        let gate = rec.gate(record.id);
+        let record = self
+            .vault
+            .create_gated(record, &new.credential, gate)
+            .await?;
         tracing::info!(connection.id = %record.id, auth = ?record.auth, "connection created");
         Ok(pb::CreateConnectionResponse {
             connection: Some(convert::connection(&record)),
@@ -172,6 +169,7 @@ impl ConnectionAdmin {
     async fn update(
         &self,
         req: pb::UpdateConnectionRequest,
+        rec: &events::Recorder,
     ) -> Result<pb::UpdateConnectionResponse, AdminError> {
         let id = validate::connection_id(&req.connection_id)?;
         let name = req
@@ -191,7 +189,7 @@ impl ConnectionAdmin {
             .transpose()?;
         let record = self
             .vault
-            .update(id, |r| {
+            .update_gated(id, |r| {
                 if let Some(n) = name {
                     r.instance_name = n;
                 }
@@ -202,7 +200,7 @@ impl ConnectionAdmin {
                     r.authority_host = a;
                     r.exchange_host = e;
                 }
-            })
+            }, rec.gate(id))
             .await?;
         self.tokens.invalidate(id);
         tracing::info!(connection.id = %id, "connection updated");
@@ -215,16 +213,18 @@ impl ConnectionAdmin {
     async fn rotate(
         &self,
         req: pb::RotateCredentialRequest,
+        rec: &events::Recorder,
     ) -> Result<pb::RotateCredentialResponse, AdminError> {
         let id = validate::connection_id(&req.connection_id)?;
         let new = Self::take_credential(req.credential)?;
         let (auth, cert) = (new.auth, new.certificate);
+        let change = move |r: &mut ConnectionRecord| {
+            r.auth = auth;
+            r.certificate = cert;
+        };
         let record = self
             .vault
-            .rotate(id, &new.credential, move |r| {
-                r.auth = auth;
-                r.certificate = cert;
-            })
+            .rotate_gated(id, &new.credential, change, rec.gate(id))
             .await?;
         self.tokens.invalidate(id);
         tracing::info!(connection.id = %id, auth = ?record.auth, "credential rotated; cached token dropped");
@@ -257,13 +257,17 @@ impl ConnectionAdmin {
     async fn delete(
         &self,
         req: pb::DeleteConnectionRequest,
+        rec: &events::Recorder,
     ) -> Result<pb::DeleteConnectionResponse, AdminError> {
         let id = validate::connection_id(&req.connection_id)?;
-        self.vault.delete(id).await?;
+        let revoked = self.vault.delete_gated(id, rec.gate(id)).await?;
         self.tokens.invalidate(id);
-        tracing::info!(connection.id = %id, "connection deleted");
+        if let Some(s) = &self.sessions {
+            s.connection_deleted(id).await;
+        }
+        tracing::info!(connection.id = %id, revoked, "connection deleted; its sessions revoked");
         Ok(pb::DeleteConnectionResponse {
-            revoked_sessions: 0,
+            revoked_sessions: u32::try_from(revoked).unwrap_or(u32::MAX),
         })
     }
 
@@ -315,34 +319,34 @@ impl ConnectionAdminService for ConnectionAdmin {
         &self,
         r: Request<pb::CreateConnectionRequest>,
     ) -> Result<Response<pb::CreateConnectionResponse>, Status> {
-        let actor = CallerIdentity::of(&r).cloned();
-        let res = self.create(r.into_inner()).await;
+        let rec = self.recorder(names::CONNECTION_CREATE, CallerIdentity::of(&r).cloned());
+        let res = self.create(r.into_inner(), &rec).await;
         let id = res
             .as_ref()
             .ok()
             .and_then(|c| c.connection.as_ref())
             .and_then(|c| id_of(&c.connection_id));
-        self.answer("connection.create", actor, id, res, None).await
+        rec.answer(id, res, None).await
     }
 
     async fn update_connection(
         &self,
         r: Request<pb::UpdateConnectionRequest>,
     ) -> Result<Response<pb::UpdateConnectionResponse>, Status> {
-        let actor = CallerIdentity::of(&r).cloned();
+        let rec = self.recorder(names::CONNECTION_UPDATE, CallerIdentity::of(&r).cloned());
         let id = id_of(&r.get_ref().connection_id);
-        let res = self.update(r.into_inner()).await;
-        self.answer("connection.update", actor, id, res, None).await
+        let res = self.update(r.into_inner(), &rec).await;
+        rec.answer(id, res, None).await
     }
 
     async fn rotate_credential(
         &self,
         r: Request<pb::RotateCredentialRequest>,
     ) -> Result<Response<pb::RotateCredentialResponse>, Status> {
-        let actor = CallerIdentity::of(&r).cloned();
+        let rec = self.recorder(names::CONNECTION_ROTATE, CallerIdentity::of(&r).cloned());
         let id = id_of(&r.get_ref().connection_id);
-        let res = self.rotate(r.into_inner()).await;
-        self.answer("connection.rotate", actor, id, res, None).await
+        let res = self.rotate(r.into_inner(), &rec).await;
+        rec.answer(id, res, None).await
     }
 
     async fn get_connection(
@@ -367,17 +371,17 @@ impl ConnectionAdminService for ConnectionAdmin {
         &self,
         r: Request<pb::DeleteConnectionRequest>,
     ) -> Result<Response<pb::DeleteConnectionResponse>, Status> {
-        let actor = CallerIdentity::of(&r).cloned();
+        let rec = self.recorder(names::CONNECTION_DELETE, CallerIdentity::of(&r).cloned());
         let id = id_of(&r.get_ref().connection_id);
-        let res = self.delete(r.into_inner()).await;
-        self.answer("connection.delete", actor, id, res, None).await
+        let res = self.delete(r.into_inner(), &rec).await;
+        rec.answer(id, res, None).await
     }
 
     async fn test_connection(
         &self,
         r: Request<pb::TestConnectionRequest>,
     ) -> Result<Response<pb::TestConnectionResponse>, Status> {
-        let actor = CallerIdentity::of(&r).cloned();
+        let rec = self.recorder(names::CONNECTION_TEST, CallerIdentity::of(&r).cloned());
         let parsed = validate::connection_id(&r.get_ref().connection_id).map_err(AdminError::from);
         let id = parsed.as_ref().ok().copied();
         let res = match parsed {
@@ -389,8 +393,7 @@ impl ConnectionAdminService for ConnectionAdmin {
             .ok()
             .and_then(|t| t.error.as_ref())
             .map(diagnosis_error);
-        self.answer("connection.test", actor, id, res, diagnosis.as_ref())
-            .await
+        rec.answer(id, res, diagnosis.as_ref()).await
     }
 }
 

@@ -9,11 +9,17 @@
 //!
 //! # Layout
 //! - this file — [`AuditLog`] (the handle services use) and [`AuditConfig`].
+//! - [`names`] — every event name (checked against docs/audit-events.md).
+//! - [`record`] — decisions → events; the ConnectionAdmin hook; the authorization observer.
+//! - [`service`] — AuditService.AuditHash.
 //! - [`writer`] — the writer thread: batching, sealing, checkpoints.
 //! - [`sink`] — where lines go: the rotating file ([`sink::FileSink`]), stdout, test sinks.
 //! - [`recover`] — finding where the chain left off after a restart or crash.
 
+pub mod names;
+pub mod record;
 pub mod recover;
+pub mod service;
 pub mod sink;
 pub mod writer;
 
@@ -123,6 +129,14 @@ impl AuditError {
     }
 }
 
+/// What the writer thread receives.
+pub(crate) enum Msg {
+    /// An event to write.
+    Append(Job),
+    /// Write what is queued, a final checkpoint, and stop; then acknowledge.
+    Close(oneshot::Sender<()>),
+}
+
 pub(crate) struct Job {
     pub(crate) event: AuditEvent,
     pub(crate) deadline: std::time::Instant,
@@ -132,7 +146,7 @@ pub(crate) struct Job {
 /// The handle services use to append events. Cheap to clone.
 #[derive(Clone)]
 pub struct AuditLog {
-    tx: mpsc::Sender<Job>,
+    tx: mpsc::Sender<Msg>,
     deadline: Duration,
     fingerprints: Arc<FingerprintKey>,
 }
@@ -209,7 +223,7 @@ impl AuditLog {
         };
         let wait = async {
             self.tx
-                .send(job)
+                .send(Msg::Append(job))
                 .await
                 .map_err(|_| AuditError::Stopped("the writer has shut down".into()))?;
             done.await
@@ -219,6 +233,20 @@ impl AuditLog {
             Ok(result) => result,
             Err(_) => Err(AuditError::Deadline(self.deadline)),
         }
+    }
+
+    /// Stops the writer after the events already queued (and a final checkpoint); later
+    /// appends fail with [`AuditError::Stopped`]. Waits at most the write deadline.
+    pub async fn close(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.tx.send(Msg::Close(ack)).await.is_ok() {
+            let _ = tokio::time::timeout(self.deadline, done).await;
+        }
+    }
+
+    /// The write deadline.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
     }
 
     /// The audit fingerprint of a secret value (token, handle).

@@ -20,7 +20,7 @@ use airlock_shared::audit::{
 use ring::signature::Ed25519KeyPair;
 use tokio::sync::mpsc;
 
-use super::{AuditError, Job, Receipt, recover::ChainEnd, sink::Sink};
+use super::{AuditError, Job, Msg, Receipt, recover::ChainEnd, sink::Sink};
 
 /// Most events in one batch.
 const MAX_BATCH: usize = 4096;
@@ -102,7 +102,7 @@ impl Checkpointer {
 }
 
 pub(crate) fn spawn(
-    rx: mpsc::Receiver<Job>,
+    rx: mpsc::Receiver<Msg>,
     sinks: Vec<Box<dyn Sink>>,
     end: ChainEnd,
     checkpoints: Option<Checkpointer>,
@@ -115,26 +115,42 @@ pub(crate) fn spawn(
 }
 
 fn run(
-    mut rx: mpsc::Receiver<Job>,
+    mut rx: mpsc::Receiver<Msg>,
     mut sinks: Vec<Box<dyn Sink>>,
     mut end: ChainEnd,
     mut checkpoints: Option<Checkpointer>,
 ) {
+    let mut closed = None;
     while let Some(first) = rx.blocking_recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+        let mut batch = Vec::new();
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Append(job) => batch.push(job),
+                Msg::Close(ack) => {
+                    closed = Some(ack);
+                    break;
+                }
+            }
+            if batch.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
             }
         }
         write_batch(batch, &mut sinks, &mut end);
+        if closed.is_some() {
+            break;
+        }
         if let Some(cp) = checkpoints.as_mut() {
             cp.maybe_write(&end, false);
         }
     }
+    // Refuse everything still queued or sent later: their callers fail closed.
+    rx.close();
     if let Some(cp) = checkpoints.as_mut() {
         cp.maybe_write(&end, true);
+    }
+    if let Some(ack) = closed {
+        let _ = ack.send(());
     }
 }
 

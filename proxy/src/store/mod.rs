@@ -9,6 +9,8 @@ pub mod record;
 pub mod sqlite;
 pub mod vault;
 
+use airlock_shared::AirlockError;
+
 use std::future::Future;
 use std::pin::Pin;
 
@@ -19,6 +21,29 @@ pub use vault::Vault;
 
 /// A boxed, sendable future: keeps [`ConnectionStore`] usable as `dyn`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Runs inside a write's transaction, after the write and before the commit, with the number
+/// of sessions the write revoked (deletes) or 0. An error rolls the write back. The proxy's
+/// gate appends the audit event, so a change is committed only once it is audited.
+pub type Gate = Box<dyn FnOnce(u64) -> futures::future::BoxFuture<'static, Result<(), AirlockError>> + Send>;
+
+/// A gate that lets every write commit (in-process use and tests).
+pub fn no_gate() -> Gate {
+    Box::new(|_| Box::pin(async { Ok(()) }))
+}
+
+/// A minted session as the store keeps it (for revocation; never the handle itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    /// Session ID.
+    pub id: uuid::Uuid,
+    /// Its connection.
+    pub connection_id: uuid::Uuid,
+    /// Its job.
+    pub job_id: String,
+    /// When the handle expires (Unix seconds); the row may be purged after that.
+    pub expire_time: i64,
+}
 
 /// Why a store operation failed. Messages say which problem it is and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +107,10 @@ pub enum StoreError {
     /// Any other database failure.
     #[error("database error: {0}")]
     Db(String),
+    /// The write's gate refused the commit (its audit event could not be written); nothing
+    /// was changed.
+    #[error("not committed: {}", .0.detail())]
+    Gate(AirlockError),
 }
 
 /// Storage backend for connections and sealed store-wide values.
@@ -89,8 +118,8 @@ pub enum StoreError {
 /// Implementations must make each write atomic (a crash leaves the old or the new record) and
 /// must never rewrite a store they cannot fully read.
 pub trait ConnectionStore: Send + Sync + 'static {
-    /// Inserts a new connection.
-    fn insert(&self, conn: StoredConnection) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Inserts a new connection, committing only if `gate` succeeds.
+    fn insert(&self, conn: StoredConnection, gate: Gate) -> BoxFuture<'_, Result<(), StoreError>>;
     /// One connection with its sealed credential.
     fn get(&self, id: uuid::Uuid) -> BoxFuture<'_, Result<Option<StoredConnection>, StoreError>>;
     /// Up to `limit` connections created after position `after` (0 = from the start), oldest
@@ -100,14 +129,30 @@ pub trait ConnectionStore: Send + Sync + 'static {
         after: i64,
         limit: u32,
     ) -> BoxFuture<'_, Result<Vec<(i64, StoredConnection)>, StoreError>>;
-    /// Replaces a connection if its stored version is still `expected_version`.
+    /// Replaces a connection if its stored version is still `expected_version`, committing only
+    /// if `gate` succeeds.
     fn replace(
         &self,
         conn: StoredConnection,
         expected_version: u64,
+        gate: Gate,
     ) -> BoxFuture<'_, Result<(), StoreError>>;
-    /// Deletes a connection; `NotFound` if there was none.
-    fn delete(&self, id: uuid::Uuid) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Deletes a connection and revokes its live sessions (expiring after `now`, Unix
+    /// seconds), committing only if `gate` succeeds; returns how many sessions it revoked.
+    /// `NotFound` if there was none.
+    fn delete(&self, id: uuid::Uuid, now: i64, gate: Gate) -> BoxFuture<'_, Result<u64, StoreError>>;
+    /// Records a minted session.
+    fn insert_session(&self, row: SessionRow) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Revokes a live session (expiring after `now`), committing only if `gate` succeeds;
+    /// false if it was unknown, expired or already revoked (the gate still runs).
+    fn revoke_session(
+        &self,
+        id: uuid::Uuid,
+        now: i64,
+        gate: Gate,
+    ) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// Revoked sessions still expiring after `now`; forgets sessions that expired before it.
+    fn revoked_sessions(&self, now: i64) -> BoxFuture<'_, Result<Vec<uuid::Uuid>, StoreError>>;
     /// A sealed store-wide value (for example the session-signing key).
     fn get_value(&self, name: &str) -> BoxFuture<'_, Result<Option<Vec<u8>>, StoreError>>;
     /// Writes a sealed store-wide value.

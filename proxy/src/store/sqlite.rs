@@ -7,7 +7,9 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::{BoxFuture, ConnectionRecord, ConnectionStore, StoreError, StoredConnection};
+use super::{
+    BoxFuture, ConnectionRecord, ConnectionStore, Gate, SessionRow, StoreError, StoredConnection,
+};
 use crate::seal::{Aad, MasterKey};
 
 /// Schema migrations; entry `i` moves the schema from version `i` to `i + 1`.
@@ -21,6 +23,15 @@ const MIGRATIONS: &[&str] = &[
         sealed BLOB NOT NULL
      );
      CREATE TABLE store_values (name TEXT PRIMARY KEY, sealed BLOB NOT NULL);",
+    // 2: minted sessions, for revocation (kept until the handle would have expired).
+    "CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        connection_id TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        expire_time INTEGER NOT NULL,
+        revoked INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE INDEX sessions_by_connection ON sessions (connection_id);",
 ];
 
 /// The newest schema version this build understands.
@@ -200,11 +211,19 @@ fn encode(conn: &StoredConnection) -> Result<String, StoreError> {
     serde_json::to_string(&conn.record).map_err(|e| StoreError::Decode(e.to_string()))
 }
 
+/// Runs `gate` (the audit append) on this blocking thread, between the write and the commit.
+pub(crate) fn pass(gate: Gate, count: u64) -> Result<(), StoreError> {
+    tokio::runtime::Handle::current()
+        .block_on(gate(count))
+        .map_err(StoreError::Gate)
+}
+
 impl ConnectionStore for SqliteStore {
-    fn insert(&self, conn: StoredConnection) -> BoxFuture<'_, Result<(), StoreError>> {
+    fn insert(&self, conn: StoredConnection, gate: Gate) -> BoxFuture<'_, Result<(), StoreError>> {
         self.run(move |c| {
             let json = encode(&conn)?;
-            c.execute(
+            let tx = c.transaction().map_err(db)?;
+            tx.execute(
                 "INSERT INTO connections (id, version, record, sealed) VALUES (?1, ?2, ?3, ?4)",
                 params![
                     conn.record.id.to_string(),
@@ -214,7 +233,8 @@ impl ConnectionStore for SqliteStore {
                 ],
             )
             .map_err(db)?;
-            Ok(())
+            pass(gate, 0)?;
+            tx.commit().map_err(db)
         })
     }
 
@@ -257,6 +277,7 @@ impl ConnectionStore for SqliteStore {
         &self,
         conn: StoredConnection,
         expected_version: u64,
+        gate: Gate,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
         self.run(move |c| {
             let json = encode(&conn)?;
@@ -274,21 +295,35 @@ impl ConnectionStore for SqliteStore {
                     .map_err(db)?;
                 return Err(if exists.is_some() { StoreError::Conflict } else { StoreError::NotFound });
             }
+            pass(gate, 0)?;
             tx.commit().map_err(db)
         })
     }
 
-    fn delete(&self, id: uuid::Uuid) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.run(move |c| {
-            let n = c
-                .execute("DELETE FROM connections WHERE id = ?1", [id.to_string()])
-                .map_err(db)?;
-            if n == 0 {
-                Err(StoreError::NotFound)
-            } else {
-                Ok(())
-            }
-        })
+    fn delete(
+        &self,
+        id: uuid::Uuid,
+        now: i64,
+        gate: Gate,
+    ) -> BoxFuture<'_, Result<u64, StoreError>> {
+        self.run(move |c| sessions::delete_connection(c, id, now, gate))
+    }
+
+    fn insert_session(&self, row: SessionRow) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.run(move |c| sessions::insert(c, &row))
+    }
+
+    fn revoke_session(
+        &self,
+        id: uuid::Uuid,
+        now: i64,
+        gate: Gate,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        self.run(move |c| sessions::revoke(c, id, now, gate))
+    }
+
+    fn revoked_sessions(&self, now: i64) -> BoxFuture<'_, Result<Vec<uuid::Uuid>, StoreError>> {
+        self.run(move |c| sessions::revoked(c, now))
     }
 
     fn get_value(&self, name: &str) -> BoxFuture<'_, Result<Option<Vec<u8>>, StoreError>> {
@@ -302,5 +337,6 @@ impl ConnectionStore for SqliteStore {
     }
 }
 
+mod sessions;
 #[cfg(test)]
 mod tests;

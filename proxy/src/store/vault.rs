@@ -4,17 +4,31 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::{ConnectionRecord, ConnectionStore, Credential, StoreError, StoredConnection};
+use std::collections::HashMap;
+
+use parking_lot::RwLock;
+
+use super::{
+    ConnectionRecord, ConnectionStore, Credential, Gate, SessionRow, StoreError, StoredConnection,
+    no_gate,
+};
 use crate::seal::{Aad, MasterKey};
 
 /// Name of the sealed session-signing key (Ed25519 PKCS#8) among the store values.
 pub const SESSION_SIGNING_KEY: &str = "session_signing_key";
+/// Name of the sealed audit fingerprint key (32 random bytes).
+pub const AUDIT_FINGERPRINT_KEY: &str = "audit_fingerprint_key";
+/// Name of the sealed audit checkpoint key (Ed25519 PKCS#8).
+pub const AUDIT_CHECKPOINT_KEY: &str = "audit_checkpoint_key";
 
 /// Connections with sealed credentials. Cheap to clone.
 #[derive(Clone)]
 pub struct Vault {
     store: Arc<dyn ConnectionStore>,
     key: Arc<MasterKey>,
+    /// Connection metadata read through, dropped on every write to that connection (the token
+    /// broker reads it on every call). Single-replica: a shared-store backend would drop it.
+    records: Arc<RwLock<HashMap<uuid::Uuid, ConnectionRecord>>>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -26,7 +40,11 @@ impl std::fmt::Debug for Vault {
 impl Vault {
     /// A vault over `store`, sealing with `key`.
     pub fn new(store: Arc<dyn ConnectionStore>, key: Arc<MasterKey>) -> Self {
-        Self { store, key }
+        Self {
+            store,
+            key,
+            records: Arc::default(),
+        }
     }
 
     /// Stores a new connection (version 1) with its credential sealed.
@@ -35,24 +53,42 @@ impl Vault {
         record: ConnectionRecord,
         credential: &Credential,
     ) -> Result<ConnectionRecord, StoreError> {
+        self.create_gated(record, credential, no_gate()).await
+    }
+
+    /// [`Self::create`], committed only if `gate` succeeds.
+    pub async fn create_gated(
+        &self,
+        record: ConnectionRecord,
+        credential: &Credential,
+        gate: Gate,
+    ) -> Result<ConnectionRecord, StoreError> {
         let sealed = self.seal(&record, credential)?;
-        self.store
-            .insert(StoredConnection {
-                record: record.clone(),
-                sealed,
-            })
-            .await?;
+        let stored = StoredConnection {
+            record: record.clone(),
+            sealed,
+        };
+        self.store.insert(stored, gate).await?;
         Ok(record)
     }
 
     /// One connection's metadata.
     pub async fn get(&self, id: uuid::Uuid) -> Result<ConnectionRecord, StoreError> {
-        Ok(self
+        if let Some(r) = self.records.read().get(&id) {
+            return Ok(r.clone());
+        }
+        let record = self
             .store
             .get(id)
             .await?
             .ok_or(StoreError::NotFound)?
-            .record)
+            .record;
+        self.records.write().insert(id, record.clone());
+        Ok(record)
+    }
+
+    fn forget(&self, id: uuid::Uuid) {
+        self.records.write().remove(&id);
     }
 
     /// Metadata and the decrypted credential. Callers drop the credential as soon as the token
@@ -81,14 +117,29 @@ impl Vault {
     where
         F: FnOnce(&mut ConnectionRecord),
     {
+        self.update_gated(id, change, no_gate()).await
+    }
+
+    /// [`Self::update`], committed only if `gate` succeeds.
+    pub async fn update_gated<F>(
+        &self,
+        id: uuid::Uuid,
+        change: F,
+        gate: Gate,
+    ) -> Result<ConnectionRecord, StoreError>
+    where
+        F: FnOnce(&mut ConnectionRecord),
+    {
+        self.forget(id);
         let mut stored = self.store.get(id).await?.ok_or(StoreError::NotFound)?;
         let expected = stored.record.version;
         change(&mut stored.record);
         stored.record.version = expected + 1;
         stored.record.update_time = OffsetDateTime::now_utc();
         let record = stored.record.clone();
-        self.store.replace(stored, expected).await?;
-        Ok(record)
+        let result = self.store.replace(stored, expected, gate).await;
+        self.forget(id);
+        result.map(|()| record)
     }
 
     /// Replaces the credential (and the metadata `change` sets, such as certificate facts),
@@ -98,6 +149,20 @@ impl Vault {
         id: uuid::Uuid,
         credential: &Credential,
         change: F,
+    ) -> Result<ConnectionRecord, StoreError>
+    where
+        F: FnOnce(&mut ConnectionRecord),
+    {
+        self.rotate_gated(id, credential, change, no_gate()).await
+    }
+
+    /// [`Self::rotate`], committed only if `gate` succeeds.
+    pub async fn rotate_gated<F>(
+        &self,
+        id: uuid::Uuid,
+        credential: &Credential,
+        change: F,
+        gate: Gate,
     ) -> Result<ConnectionRecord, StoreError>
     where
         F: FnOnce(&mut ConnectionRecord),
@@ -112,21 +177,42 @@ impl Vault {
         record.update_time = now;
         record.credential_rotate_time = now;
         let sealed = self.seal(&record, credential)?;
-        self.store
-            .replace(
-                StoredConnection {
-                    record: record.clone(),
-                    sealed,
-                },
-                expected,
-            )
-            .await?;
-        Ok(record)
+        let stored = StoredConnection {
+            record: record.clone(),
+            sealed,
+        };
+        let result = self.store.replace(stored, expected, gate).await;
+        self.forget(id);
+        result.map(|()| record)
     }
 
-    /// Deletes a connection and its sealed credential.
+    /// Deletes a connection and its sealed credential, revoking its sessions.
     pub async fn delete(&self, id: uuid::Uuid) -> Result<(), StoreError> {
-        self.store.delete(id).await
+        self.delete_gated(id, no_gate()).await.map(|_| ())
+    }
+
+    /// [`Self::delete`], committed only if `gate` succeeds; returns the sessions revoked.
+    pub async fn delete_gated(&self, id: uuid::Uuid, gate: Gate) -> Result<u64, StoreError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let result = self.store.delete(id, now, gate).await;
+        self.forget(id);
+        result
+    }
+
+    /// Records a minted session (for revocation).
+    pub async fn insert_session(&self, row: SessionRow) -> Result<(), StoreError> {
+        self.store.insert_session(row).await
+    }
+
+    /// Revokes a live session, committed only if `gate` succeeds.
+    pub async fn revoke_session(&self, id: uuid::Uuid, gate: Gate) -> Result<bool, StoreError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        self.store.revoke_session(id, now, gate).await
+    }
+
+    /// Revoked sessions whose handles have not expired yet (as of `now`, Unix seconds).
+    pub async fn revoked_sessions(&self, now: i64) -> Result<Vec<uuid::Uuid>, StoreError> {
+        self.store.revoked_sessions(now).await
     }
 
     /// Seals and stores a store-wide secret value.

@@ -87,7 +87,7 @@ async fn stale_version_conflicts() {
         .insert(StoredConnection {
             record: rec.clone(),
             sealed: vec![1; 40],
-        })
+        }, crate::store::no_gate())
         .await
         .unwrap();
     let mut next = rec.clone();
@@ -99,6 +99,7 @@ async fn stale_version_conflicts() {
                 sealed: vec![1; 40],
             },
             1,
+            crate::store::no_gate(),
         )
         .await
         .unwrap();
@@ -109,6 +110,7 @@ async fn stale_version_conflicts() {
                 sealed: vec![1; 40],
             },
             1,
+            crate::store::no_gate(),
         )
         .await;
     assert!(matches!(again, Err(StoreError::Conflict)));
