@@ -15,6 +15,7 @@ pub struct IdentityArgs {
     /// Which identity in --tls-dir to use: admin, orchestrator, worker-1, ...
     #[arg(
         long = "as",
+        id = "as_identity",
         env = "AIRLOCK_AS",
         value_name = "NAME",
         default_value = "admin"

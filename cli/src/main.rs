@@ -3,7 +3,7 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use airlockctl::{audit, demo, health, identity::IdentityArgs, pki};
+use airlockctl::{audit, connection, demo, health, identity::IdentityArgs, pki};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -34,6 +34,11 @@ enum Command {
         service: String,
         #[command(flatten)]
         identity: IdentityArgs,
+    },
+    /// Manage Exchange Online connections on a proxy (admin role).
+    Connection {
+        #[command(subcommand)]
+        command: connection::ConnectionCommand,
     },
     /// Read the proxy's audit log.
     Audit {
@@ -119,6 +124,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Connection { command } => {
+            let ok = connection::run(command, &mut stdout).await?;
+            anyhow::ensure!(ok, "the connection test failed");
+            Ok(())
+        }
         Command::Audit {
             command: AuditCommand::Verify(args),
         } => audit::verify(&args, &mut stdout),
@@ -130,5 +140,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo { dir } => demo::run(&demo::DemoOptions { dir }, &mut stdout).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }
