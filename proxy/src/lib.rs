@@ -188,12 +188,29 @@ fn http_client(config: &ProxyConfig) -> Result<reqwest::Client, StartError> {
 /// sealed keys and the audit log (refusing an unwritable or edited log), and builds the
 /// services.
 pub async fn open(config: &ProxyConfig) -> Result<Proxy, StartError> {
+    open_with_sinks(config, None).await
+}
+
+/// [`open`], writing the audit log through `sinks` instead of `audit.log` (and stdout) when
+/// given; the chain continues from the log in `config.audit.dir`. For fault-injection tests.
+pub async fn open_with_sinks(
+    config: &ProxyConfig,
+    sinks: Option<Vec<Box<dyn audit::sink::Sink>>>,
+) -> Result<Proxy, StartError> {
     let key = Arc::new(MasterKey::load(&config.store.master_key_file)?);
     let sqlite = SqliteStore::open(&config.store.path, &key)?;
     let vault = Vault::new(Arc::new(sqlite), key);
     let keys = keys::load_or_create(&vault).await?;
-    let (audit, writer) =
-        AuditLog::open(&config.audit, &keys.fingerprint, Some(keys.checkpoint.clone()))?;
+    let (audit, writer) = match sinks {
+        None => AuditLog::open(&config.audit, &keys.fingerprint, Some(keys.checkpoint.clone()))?,
+        Some(sinks) => AuditLog::start(
+            sinks,
+            audit::recover::chain_end(&config.audit.dir)?,
+            None,
+            config.audit.write_deadline(),
+            &keys.fingerprint,
+        ),
+    };
     let http = http_client(config)?;
     let source = EntraSource::new(vault.clone(), EntraClient::new(http.clone()));
     let policy = CachePolicy {

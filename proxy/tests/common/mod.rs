@@ -3,6 +3,7 @@
 #![allow(dead_code, reason = "each test file uses a subset")]
 
 pub mod pki;
+pub mod server;
 
 use std::io::Write;
 use std::sync::{Arc, OnceLock};
