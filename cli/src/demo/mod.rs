@@ -6,11 +6,15 @@
 //! 3. `airlock-proxy` — initialised (master key, sealed store) and serving over mTLS;
 //! 4. an admin creates a client-secret and a certificate connection (secrets read from files);
 //! 5. TestConnection on each, and on two broken setups, showing the diagnosis and remedy;
-//! 6. the role policy and mTLS refusing a worker and an anonymous client.
+//! 6. an orchestrator mints a job-scoped session handle (one cmdlet, one worker, 5 minutes);
+//! 7. the worker trades it for a token and runs Get-Mailbox on Exchange; another worker, a
+//!    tampered handle and a revoked handle are refused;
+//! 8. the role policy and mTLS refuse a worker calling admin methods and an anonymous client;
+//!    finally the audit log is verified against the proxy's signed checkpoint.
 //!
 //! Each step checks what Airlock promises and the demo fails loudly if it does not hold.
 
-use std::{io::Write, os::unix::fs::PermissionsExt as _, path::Path, path::PathBuf, sync::Arc};
+use std::{io::Write, os::unix::fs::PermissionsExt as _, path::Path, path::PathBuf};
 
 use airlock_proto::{
     ErrorCode, ListConnectionsRequest, TestConnectionRequest,
@@ -20,6 +24,8 @@ use airlock_shared::{AirlockError, shutdown::Shutdown, tls};
 use airlock_sim::{Fixture, SimServer, contoso};
 use anyhow::Context as _;
 use tonic::transport::Channel;
+
+mod job;
 
 use crate::{
     connection::{CredentialArgs, credential, print_connection, print_test},
@@ -52,11 +58,11 @@ pub async fn run(opts: &DemoOptions, out: &mut (dyn Write + Send)) -> anyhow::Re
             temp.path().to_owned()
         }
     };
-    let pki = DevPki::generate(crate::pki::DEFAULT_TRUST_DOMAIN, 1)?;
+    let pki = DevPki::generate(crate::pki::DEFAULT_TRUST_DOMAIN, 2)?;
     pki.write(&dir.join("pki"), true)?;
     writeln!(
         out,
-        "[1/6] development PKI in {}",
+        "[1/8] development PKI in {}",
         dir.join("pki").display()
     )?;
     for identity in &pki.identities {
@@ -69,7 +75,7 @@ pub async fn run(opts: &DemoOptions, out: &mut (dyn Write + Send)) -> anyhow::Re
     std::fs::write(dir.join("sim-ca.pem"), sim.ca_cert_pem())?;
     writeln!(
         out,
-        "[2/6] simulator (Entra ID + Exchange Online, tenant {}) on {}",
+        "[2/8] simulator (Entra ID + Exchange Online, tenant {}) on {}",
         contoso::DOMAIN,
         sim.authority()
     )?;
@@ -78,12 +84,13 @@ pub async fn run(opts: &DemoOptions, out: &mut (dyn Write + Send)) -> anyhow::Re
     let (addr, proxy_task) = start_proxy(&dir, &shutdown).await?;
     writeln!(
         out,
-        "[3/6] credential proxy initialised (master key 0600, sealed SQLite store) and serving mTLS on {addr}"
+        "[3/8] credential proxy initialised (master key 0600, sealed SQLite store) and serving mTLS on {addr}"
     )?;
 
     let admin = admin_client(&dir, &addr, "admin").await?;
     let ids = create_connections(&dir, &sim, admin.clone(), out).await?;
     test_connections(&ids, admin.clone(), out).await?;
+    job::run(&dir, &addr, &ids[0].id, sim.ca_cert_pem(), out).await?;
     refusals(&dir, &addr, &pki, out).await?;
 
     shutdown.trigger();
@@ -91,6 +98,7 @@ pub async fn run(opts: &DemoOptions, out: &mut (dyn Write + Send)) -> anyhow::Re
         .await?
         .context("the proxy stopped with an error")?;
     sim.shutdown().await;
+    audit(&dir, out)?;
     writeln!(
         out,
         "done: secrets stayed in the proxy's sealed store; every call was mTLS-authenticated and policy-checked"
@@ -209,7 +217,7 @@ async fn create_connections(
     ];
     writeln!(
         out,
-        "[4/6] admin creates connections (secrets read from 0600 files, never arguments):"
+        "[4/8] admin creates connections (secrets read from 0600 files, never arguments):"
     )?;
     let mut created = Vec::new();
     for (label, app, cred, expect) in plan {
@@ -263,7 +271,7 @@ async fn test_connections(
 ) -> anyhow::Result<()> {
     writeln!(
         out,
-        "[5/6] TestConnection: get a token from Entra ID, call Get-OrganizationConfig on Exchange"
+        "[5/8] TestConnection: get a token from Entra ID, call Get-OrganizationConfig on Exchange"
     )?;
     for c in created {
         writeln!(out, "      --- {}", c.label)?;
@@ -314,7 +322,7 @@ async fn refusals(
     );
     writeln!(
         out,
-        "[6/6] worker-1 calling ConnectionAdminService/ListConnections → {:?} {}",
+        "[8/8] worker-1 calling ConnectionAdminService/ListConnections → {:?} {}",
         status.code(),
         err.code().reason()
     )?;
@@ -326,6 +334,53 @@ async fn refusals(
             "      client without a certificate → refused ({})",
             e.to_string().lines().next().unwrap_or_default()
         )?,
+    }
+    Ok(())
+}
+
+/// Verifies the audit log against the signed checkpoint the proxy wrote at shutdown, and shows
+/// the demo job's events.
+fn audit(dir: &Path, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
+    let audit_dir = dir.join("audit");
+    let args = crate::audit::VerifyArgs {
+        files: vec![audit_dir.clone()],
+        expect_last_seq: None,
+        expect_last_hash: None,
+        checkpoint: Some(audit_dir.join("audit.checkpoints")),
+        checkpoint_key: Some(audit_dir.join("audit-checkpoint.pub")),
+    };
+    let mut verified = Vec::new();
+    crate::audit::verify(&args, &mut verified)?;
+    writeln!(
+        out,
+        "      audit log: {}",
+        String::from_utf8_lossy(&verified)
+            .lines()
+            .next()
+            .unwrap_or_default()
+    )?;
+    let query = crate::audit::QueryArgs {
+        files: vec![audit_dir.clone()],
+        job: Some(job::JOB_ID.to_owned()),
+        connection: None,
+        actor: None,
+        event: None,
+        outcome: None,
+        since: None,
+        until: None,
+        format: crate::audit::Format::Table,
+    };
+    let mut table = Vec::new();
+    crate::audit::query(&query, &mut table)?;
+    writeln!(
+        out,
+        "      events of {} (airlockctl audit query {} --job {}):",
+        job::JOB_ID,
+        audit_dir.display(),
+        job::JOB_ID
+    )?;
+    for line in String::from_utf8_lossy(&table).lines() {
+        writeln!(out, "      {}", line.trim_end())?;
     }
     Ok(())
 }
@@ -342,11 +397,4 @@ impl<E> ExpectErr<E> for Result<(), E> {
             Err(e) => Ok(e),
         }
     }
-}
-
-#[allow(dead_code, reason = "kept for callers that need a bare mTLS client")]
-fn client_tls(dir: &Path, name: &str) -> anyhow::Result<Arc<rustls::ClientConfig>> {
-    Ok(tls::client_config(
-        &IdentityArgs::from_dir(dir.join("pki"), name).files()?,
-    )?)
 }
