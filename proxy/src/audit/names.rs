@@ -31,6 +31,8 @@ pub const ACCESS_DENIED: &str = "access.denied";
 pub const TLS_HANDSHAKE_FAILED: &str = "tls.handshake_failed";
 /// AuditService.AuditHash.
 pub const AUDIT_HASH: &str = "audit.hash";
+/// Events written only after their callers were refused (a sink blocked past the deadline).
+pub const AUDIT_LATE: &str = "audit.late";
 
 /// All of them, in the order of the catalogue.
 pub const ALL: &[&str] = &[
@@ -49,4 +51,5 @@ pub const ALL: &[&str] = &[
     ACCESS_DENIED,
     TLS_HANDSHAKE_FAILED,
     AUDIT_HASH,
+    AUDIT_LATE,
 ];

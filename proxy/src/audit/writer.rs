@@ -199,8 +199,16 @@ fn write_batch(batch: Vec<Job>, sinks: &mut [Box<dyn Sink>], end: &mut ChainEnd)
     }
     match result {
         Ok(()) => {
-            for (job, receipt) in live.into_iter().zip(receipts) {
-                let _ = job.ack.send(Ok(receipt));
+            let late: Vec<u64> = live
+                .into_iter()
+                .zip(receipts)
+                .filter_map(|(job, r)| {
+                    let seq = r.seq;
+                    job.ack.send(Ok(r)).err().map(|_| seq)
+                })
+                .collect();
+            if !late.is_empty() {
+                write_late(&late, sinks, end);
             }
         }
         Err(e) => {
@@ -208,6 +216,31 @@ fn write_batch(batch: Vec<Job>, sinks: &mut [Box<dyn Sink>], end: &mut ChainEnd)
             for job in live {
                 let _ = job.ack.send(Err(AuditError::Io(e.to_string())));
             }
+        }
+    }
+}
+
+/// Events that reached the log only after their callers gave up (a sink blocked past the
+/// deadline): those callers were refused with AUDIT_UNAVAILABLE and did not act, so one
+/// `audit.late` record says so, keeping the log truthful.
+fn write_late(seqs: &[u64], sinks: &mut [Box<dyn Sink>], end: &mut ChainEnd) {
+    use airlock_shared::audit::{Actor, AuditEvent, Outcome};
+    let mut ev = AuditEvent::new(super::names::AUDIT_LATE, Actor::default(), Outcome::Error);
+    ev.reason = Some(airlock_shared::ErrorCode::AuditUnavailable.reason().to_owned());
+    let list: Vec<String> = seqs.iter().map(u64::to_string).collect();
+    ev.details.insert("refused_seqs".into(), list.join(","));
+    let seq = end.seq + 1;
+    let (line, hash) = seal(&ev, seq, format_ts(time::OffsetDateTime::now_utc()), &end.hash);
+    for (i, sink) in sinks.iter_mut().enumerate() {
+        if let Err(e) = sink.write_batch(seq, std::slice::from_ref(&line)) {
+            tracing::error!(error = %e, "cannot write audit.late");
+            return;
+        }
+        if i == 0 {
+            *end = ChainEnd {
+                seq,
+                hash: hash.clone(),
+            };
         }
     }
 }

@@ -38,7 +38,7 @@ pub struct Running {
     pub addr: SocketAddr,
     pub proxy: Proxy,
     shutdown: airlock_shared::shutdown::Shutdown,
-    task: tokio::task::JoinHandle<Result<(), StartError>>,
+    pub task: tokio::task::JoinHandle<Result<(), StartError>>,
 }
 
 impl Running {
