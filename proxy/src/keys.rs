@@ -36,9 +36,7 @@ pub enum KeyError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A stored key is not a valid key.
-    #[error(
-        "the stored {0} is not a valid key; the store is damaged: restore it from a backup"
-    )]
+    #[error("the stored {0} is not a valid key; the store is damaged: restore it from a backup")]
     Invalid(&'static str),
 }
 

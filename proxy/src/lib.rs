@@ -202,7 +202,11 @@ pub async fn open_with_sinks(
     let vault = Vault::new(Arc::new(sqlite), key);
     let keys = keys::load_or_create(&vault).await?;
     let (audit, writer) = match sinks {
-        None => AuditLog::open(&config.audit, &keys.fingerprint, Some(keys.checkpoint.clone()))?,
+        None => AuditLog::open(
+            &config.audit,
+            &keys.fingerprint,
+            Some(keys.checkpoint.clone()),
+        )?,
         Some(sinks) => AuditLog::start(
             sinks,
             audit::recover::chain_end(&config.audit.dir)?,

@@ -67,13 +67,20 @@ async fn unwritable_directory_or_full_disk_refuses_to_start() {
     })
     .await;
     let err = env.try_serve(None).await.err().expect("refuses to start");
-    assert!(err.to_string().contains("cannot open the audit log"), "{err}");
+    assert!(
+        err.to_string().contains("cannot open the audit log"),
+        "{err}"
+    );
 
     let env = Env::new(|_| {}).await;
     std::fs::create_dir_all(env.audit_dir()).unwrap();
     std::os::unix::fs::symlink("/dev/full", env.audit_dir().join("audit.log")).unwrap();
     let run = env.try_serve(None).await.unwrap();
-    let err = run.task.await.unwrap().expect_err("proxy.started cannot be written");
+    let err = run
+        .task
+        .await
+        .unwrap()
+        .expect_err("proxy.started cannot be written");
     assert!(err.to_string().contains("audit write failed"), "{err}");
 }
 
@@ -92,14 +99,23 @@ async fn full_or_blocked_log_fails_each_request_within_the_deadline() {
     let env = Env::new(|c| c.audit.write_deadline_ms = DEADLINE_MS).await;
     let switch = Switch(Arc::new((Mutex::new(Mode::Ok), Condvar::new())));
     let file = FileSink::open(&env.audit_dir(), 1 << 20, FsyncPolicy::Always).unwrap();
-    let sink = SwitchSink { inner: file, switch: switch.clone() };
+    let sink = SwitchSink {
+        inner: file,
+        switch: switch.clone(),
+    };
     let run = env.try_serve(Some(vec![Box::new(sink)])).await.unwrap();
     let mut admin = env.admin(&run).await;
     let mut orch = env.orchestrator(&run).await;
     let mut w1 = env.worker(&run, W1).await;
     let a = env.connection(&mut admin).await;
-    let s = orch.mint_session(mint(&a, "job-1", "")).await.unwrap().into_inner();
-    let acquire = pb::AcquireTokenRequest { handle: s.handle.clone() };
+    let s = orch
+        .mint_session(mint(&a, "job-1", ""))
+        .await
+        .unwrap()
+        .into_inner();
+    let acquire = pb::AcquireTokenRequest {
+        handle: s.handle.clone(),
+    };
     w1.acquire_token(acquire.clone()).await.unwrap();
     let issued_ok = 1;
 
@@ -112,10 +128,21 @@ async fn full_or_blocked_log_fails_each_request_within_the_deadline() {
         let cases = [
             timed(w1.acquire_token(acquire.clone())).await,
             timed(orch.mint_session(mint(&a, "job-2", ""))).await,
-            timed(orch.revoke_session(pb::RevokeSessionRequest { session_id: s.session_id.clone() })).await,
+            timed(orch.revoke_session(pb::RevokeSessionRequest {
+                session_id: s.session_id.clone(),
+            }))
+            .await,
             timed(admin.create_connection(create)).await,
-            timed(admin.delete_connection(pb::DeleteConnectionRequest { connection_id: a.clone() })).await,
-            timed(env.auditor(&run).await.audit_hash(pb::AuditHashRequest { value: "x".into() })).await,
+            timed(admin.delete_connection(pb::DeleteConnectionRequest {
+                connection_id: a.clone(),
+            }))
+            .await,
+            timed(
+                env.auditor(&run)
+                    .await
+                    .audit_hash(pb::AuditHashRequest { value: "x".into() }),
+            )
+            .await,
         ];
         assert!(cases.iter().all(|c| *c == ErrorCode::AuditUnavailable));
         // Many at once: each still answers within the deadline.
@@ -131,7 +158,10 @@ async fn full_or_blocked_log_fails_each_request_within_the_deadline() {
     }
     switch.set(Mode::Ok);
     // Nothing happened: one connection, not deleted; the session is not revoked.
-    let list = admin.list_connections(pb::ListConnectionsRequest::default()).await.unwrap();
+    let list = admin
+        .list_connections(pb::ListConnectionsRequest::default())
+        .await
+        .unwrap();
     assert_eq!(list.into_inner().connections.len(), 1);
     w1.acquire_token(acquire.clone()).await.unwrap();
     let issued_ok = issued_ok + 1;
@@ -144,15 +174,30 @@ async fn full_or_blocked_log_fails_each_request_within_the_deadline() {
     let late: Vec<u64> = records
         .iter()
         .filter(|r| r.event == "audit.late")
-        .flat_map(|r| r.details["refused_seqs"].split(',').map(|s| s.parse().unwrap()).collect::<Vec<_>>())
+        .flat_map(|r| {
+            r.details["refused_seqs"]
+                .split(',')
+                .map(|s| s.parse().unwrap())
+                .collect::<Vec<_>>()
+        })
         .collect();
     let issued = records
         .iter()
         .filter(|r| r.event == "token.issued" && !late.contains(&r.seq))
         .count();
     assert_eq!(issued, issued_ok);
-    assert_eq!(records.iter().filter(|r| r.event == "connection.create" && !late.contains(&r.seq)).count(), 1);
-    assert!(records.iter().all(|r| r.event != "connection.delete" || late.contains(&r.seq)));
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.event == "connection.create" && !late.contains(&r.seq))
+            .count(),
+        1
+    );
+    assert!(
+        records
+            .iter()
+            .all(|r| r.event != "connection.delete" || late.contains(&r.seq))
+    );
     env.verify();
 }
 

@@ -42,10 +42,21 @@ async fn misuse_matrix_is_denied_and_audited() {
     let b = env.connection(&mut admin).await;
     let c = env.connection(&mut admin).await;
 
-    let good = orch.mint_session(mint(&a, "job-a", W1)).await.unwrap().into_inner();
-    let ok = w1.acquire_token(acquire(&good.handle)).await.unwrap().into_inner();
+    let good = orch
+        .mint_session(mint(&a, "job-a", W1))
+        .await
+        .unwrap()
+        .into_inner();
+    let ok = w1
+        .acquire_token(acquire(&good.handle))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(ok.connection_id, a, "a handle for A yields A");
-    assert_eq!((ok.job_id.as_str(), ok.session_id.as_str()), ("job-a", good.session_id.as_str()));
+    assert_eq!(
+        (ok.job_id.as_str(), ok.session_id.as_str()),
+        ("job-a", good.session_id.as_str())
+    );
     assert_eq!(ok.allowed_cmdlets, ["Get-Mailbox"]);
     assert_eq!(ok.tenant_id, common::TENANT);
     assert_eq!(ok.organization, "contoso.onmicrosoft.com");
@@ -67,20 +78,36 @@ async fn misuse_matrix_is_denied_and_audited() {
     let foreign = handle::sign(&claims_of(&good.handle), &foreign_key);
     // Expired.
     let mut short = mint(&a, "job-exp", "");
-    short.ttl = Some(prost_types::Duration { seconds: 1, nanos: 0 });
+    short.ttl = Some(prost_types::Duration {
+        seconds: 1,
+        nanos: 0,
+    });
     let expired = orch.mint_session(short).await.unwrap().into_inner().handle;
     // Revoked.
-    let revoked = orch.mint_session(mint(&a, "job-rev", "")).await.unwrap().into_inner();
+    let revoked = orch
+        .mint_session(mint(&a, "job-rev", ""))
+        .await
+        .unwrap()
+        .into_inner();
     let r = orch
-        .revoke_session(pb::RevokeSessionRequest { session_id: revoked.session_id.clone() })
+        .revoke_session(pb::RevokeSessionRequest {
+            session_id: revoked.session_id.clone(),
+        })
         .await
         .unwrap()
         .into_inner();
     assert!(r.revoked);
     // Connection deleted.
-    let on_c = orch.mint_session(mint(&c, "job-c", "")).await.unwrap().into_inner().handle;
+    let on_c = orch
+        .mint_session(mint(&c, "job-c", ""))
+        .await
+        .unwrap()
+        .into_inner()
+        .handle;
     let del = admin
-        .delete_connection(pb::DeleteConnectionRequest { connection_id: c.clone() })
+        .delete_connection(pb::DeleteConnectionRequest {
+            connection_id: c.clone(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -88,26 +115,57 @@ async fn misuse_matrix_is_denied_and_audited() {
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
 
     let cases = [
-        ("tampered payload (A → B)", tampered_payload, W1, ErrorCode::HandleInvalid),
-        ("tampered signature", tampered_sig, W1, ErrorCode::HandleInvalid),
+        (
+            "tampered payload (A → B)",
+            tampered_payload,
+            W1,
+            ErrorCode::HandleInvalid,
+        ),
+        (
+            "tampered signature",
+            tampered_sig,
+            W1,
+            ErrorCode::HandleInvalid,
+        ),
         ("another proxy's key", foreign, W1, ErrorCode::HandleInvalid),
-        ("garbage", "not.a.handle".to_owned(), W1, ErrorCode::HandleInvalid),
+        (
+            "garbage",
+            "not.a.handle".to_owned(),
+            W1,
+            ErrorCode::HandleInvalid,
+        ),
         ("expired", expired, W1, ErrorCode::HandleExpired),
-        ("revoked", revoked.handle.clone(), W1, ErrorCode::HandleRevoked),
+        (
+            "revoked",
+            revoked.handle.clone(),
+            W1,
+            ErrorCode::HandleRevoked,
+        ),
         ("connection deleted", on_c, W1, ErrorCode::HandleRevoked),
-        ("wrong worker", good.handle.clone(), W2, ErrorCode::DeniedByPolicy),
+        (
+            "wrong worker",
+            good.handle.clone(),
+            W2,
+            ErrorCode::DeniedByPolicy,
+        ),
     ];
     for (what, h, who, want) in &cases {
         let client = if *who == W1 { &mut w1 } else { &mut w2 };
         let err = client.acquire_token(acquire(h)).await.expect_err(what);
         assert_eq!(code(&err), *want, "{what}");
-        assert!(!err.message().contains(&b), "{what}: the refusal names another connection");
+        assert!(
+            !err.message().contains(&b),
+            "{what}: the refusal names another connection"
+        );
     }
     // The orchestrator may not redeem handles at all.
     let mut as_orch = airlock_proto::token_broker_service_client::TokenBrokerServiceClient::new(
         env.channel(&run, ORCH).await,
     );
-    let err = as_orch.acquire_token(acquire(&good.handle)).await.unwrap_err();
+    let err = as_orch
+        .acquire_token(acquire(&good.handle))
+        .await
+        .unwrap_err();
     assert_eq!(code(&err), ErrorCode::DeniedByPolicy);
 
     // After a restart the revocation still holds; the good handle still works.
@@ -115,33 +173,76 @@ async fn misuse_matrix_is_denied_and_audited() {
     run.stop().await.unwrap();
     let run = env.serve().await;
     let mut w1 = env.worker(&run, W1).await;
-    let err = w1.acquire_token(acquire(&revoked.handle)).await.unwrap_err();
-    assert_eq!(code(&err), ErrorCode::HandleRevoked, "revocation survives a restart");
+    let err = w1
+        .acquire_token(acquire(&revoked.handle))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(&err),
+        ErrorCode::HandleRevoked,
+        "revocation survives a restart"
+    );
     w1.acquire_token(acquire(&good.handle)).await.unwrap();
     drop(w1);
     run.stop().await.unwrap();
 
     let records = env.records();
-    let denied: Vec<_> = records.iter().filter(|r| r.event == "token.denied").collect();
+    let denied: Vec<_> = records
+        .iter()
+        .filter(|r| r.event == "token.denied")
+        .collect();
     assert_eq!(denied.len(), cases.len() + 1, "one event per refusal");
     for (rec, (what, _, _, want)) in denied.iter().zip(&cases) {
         assert_eq!(rec.reason.as_deref(), Some(want.reason()), "{what}");
-        assert!(rec.fingerprints["handle"].starts_with("hmac-sha256:"), "{what}");
+        assert!(
+            rec.fingerprints["handle"].starts_with("hmac-sha256:"),
+            "{what}"
+        );
     }
-    assert_eq!(denied[cases.len()].reason.as_deref(), Some("HANDLE_REVOKED"));
+    assert_eq!(
+        denied[cases.len()].reason.as_deref(),
+        Some("HANDLE_REVOKED")
+    );
     // The refused bound handle names its session; forged ones name nothing they claim.
-    assert_eq!(denied[7].session_id.as_deref(), Some(good.session_id.as_str()));
+    assert_eq!(
+        denied[7].session_id.as_deref(),
+        Some(good.session_id.as_str())
+    );
     assert!(denied[0].connection_id.is_none() && denied[2].session_id.is_none());
-    assert_eq!(records.iter().filter(|r| r.event == "token.issued").count(), 2);
-    let access: Vec<_> = records.iter().filter(|r| r.event == "access.denied").collect();
+    assert_eq!(
+        records.iter().filter(|r| r.event == "token.issued").count(),
+        2
+    );
+    let access: Vec<_> = records
+        .iter()
+        .filter(|r| r.event == "access.denied")
+        .collect();
     assert_eq!(access.len(), 1);
     assert_eq!(access[0].actor.spiffe_id.as_deref(), Some(ORCH));
-    assert_eq!(records.iter().filter(|r| r.event == "proxy.started").count(), 2);
-    assert_eq!(records.iter().filter(|r| r.event == "proxy.stopped").count(), 2);
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.event == "proxy.started")
+            .count(),
+        2
+    );
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.event == "proxy.stopped")
+            .count(),
+        2
+    );
     env.verify();
     let text = env.log_text();
-    assert!(!text.contains(&good.handle), "a handle value reached the log");
-    assert!(!text.contains(&ok.access_token), "a token value reached the log");
+    assert!(
+        !text.contains(&good.handle),
+        "a handle value reached the log"
+    );
+    assert!(
+        !text.contains(&ok.access_token),
+        "a token value reached the log"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,17 +252,55 @@ async fn mint_validation_and_audit_hash() {
     let mut admin = env.admin(&run).await;
     let mut orch = env.orchestrator(&run).await;
     let a = env.connection(&mut admin).await;
-    let ttl = |s| Some(prost_types::Duration { seconds: s, nanos: 0 });
+    let ttl = |s| {
+        Some(prost_types::Duration {
+            seconds: s,
+            nanos: 0,
+        })
+    };
     let bad: Vec<(&str, pb::MintSessionRequest)> = vec![
-        ("unknown connection", mint(&uuid::Uuid::new_v4().to_string(), "j", "")),
+        (
+            "unknown connection",
+            mint(&uuid::Uuid::new_v4().to_string(), "j", ""),
+        ),
         ("not a UUID", mint("nope", "j", "")),
-        ("empty cmdlets", pb::MintSessionRequest { allowed_cmdlets: vec![], ..mint(&a, "j", "") }),
-        ("65 cmdlets", pb::MintSessionRequest { allowed_cmdlets: vec!["Get-Mailbox".into(); 65], ..mint(&a, "j", "") }),
-        ("script in a cmdlet", pb::MintSessionRequest { allowed_cmdlets: vec!["Get-Mailbox; rm".into()], ..mint(&a, "j", "") }),
+        (
+            "empty cmdlets",
+            pb::MintSessionRequest {
+                allowed_cmdlets: vec![],
+                ..mint(&a, "j", "")
+            },
+        ),
+        (
+            "65 cmdlets",
+            pb::MintSessionRequest {
+                allowed_cmdlets: vec!["Get-Mailbox".into(); 65],
+                ..mint(&a, "j", "")
+            },
+        ),
+        (
+            "script in a cmdlet",
+            pb::MintSessionRequest {
+                allowed_cmdlets: vec!["Get-Mailbox; rm".into()],
+                ..mint(&a, "j", "")
+            },
+        ),
         ("bad job ID", mint(&a, "job with spaces", "")),
         ("long job ID", mint(&a, &"j".repeat(129), "")),
-        ("TTL above max", pb::MintSessionRequest { ttl: ttl(601), ..mint(&a, "j", "") }),
-        ("TTL zero", pb::MintSessionRequest { ttl: ttl(0), ..mint(&a, "j", "") }),
+        (
+            "TTL above max",
+            pb::MintSessionRequest {
+                ttl: ttl(601),
+                ..mint(&a, "j", "")
+            },
+        ),
+        (
+            "TTL zero",
+            pb::MintSessionRequest {
+                ttl: ttl(0),
+                ..mint(&a, "j", "")
+            },
+        ),
         ("bad worker ID", mint(&a, "j", "https://w1")),
     ];
     for (what, req) in &bad {
@@ -169,7 +308,10 @@ async fn mint_validation_and_audit_hash() {
         assert_eq!(code(&err), ErrorCode::InvalidArgument, "{what}");
     }
     let ok = orch
-        .mint_session(pb::MintSessionRequest { ttl: ttl(600), ..mint(&a, "j", "") })
+        .mint_session(pb::MintSessionRequest {
+            ttl: ttl(600),
+            ..mint(&a, "j", "")
+        })
         .await
         .unwrap()
         .into_inner();
@@ -178,7 +320,9 @@ async fn mint_validation_and_audit_hash() {
     let fp = env
         .auditor(&run)
         .await
-        .audit_hash(pb::AuditHashRequest { value: ok.handle.clone() })
+        .audit_hash(pb::AuditHashRequest {
+            value: ok.handle.clone(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -186,11 +330,21 @@ async fn mint_validation_and_audit_hash() {
     drop((admin, orch));
     run.stop().await.unwrap();
     let records = env.records();
-    let minted: Vec<_> = records.iter().filter(|r| r.event == "session.minted").collect();
+    let minted: Vec<_> = records
+        .iter()
+        .filter(|r| r.event == "session.minted")
+        .collect();
     assert_eq!(minted.len(), bad.len() + 1);
-    assert!(minted[..bad.len()].iter().all(|r| r.reason.as_deref() == Some("INVALID_ARGUMENT")));
+    assert!(
+        minted[..bad.len()]
+            .iter()
+            .all(|r| r.reason.as_deref() == Some("INVALID_ARGUMENT"))
+    );
     let last = minted[bad.len()];
-    assert_eq!(last.fingerprints["handle"], fp, "AuditHash finds the handle's event");
+    assert_eq!(
+        last.fingerprints["handle"], fp,
+        "AuditHash finds the handle's event"
+    );
     assert_eq!(last.session_id.as_deref(), Some(ok.session_id.as_str()));
     let hash = records.iter().find(|r| r.event == "audit.hash").unwrap();
     assert_eq!(hash.fingerprints["value"], fp);

@@ -17,7 +17,12 @@ async fn ten_thousand_concurrent_acquires_are_each_audited() {
     let mut admin = env.admin(&run).await;
     let a = env.connection(&mut admin).await;
     let mut orch = env.orchestrator(&run).await;
-    let handle = orch.mint_session(mint(&a, "flood", "")).await.unwrap().into_inner().handle;
+    let handle = orch
+        .mint_session(mint(&a, "flood", ""))
+        .await
+        .unwrap()
+        .into_inner()
+        .handle;
     let mut workers = Vec::new();
     for _ in 0..CHANNELS {
         workers.push(env.worker(&run, W1).await);
@@ -25,8 +30,14 @@ async fn ten_thousand_concurrent_acquires_are_each_audited() {
     let calls: Vec<_> = (0..CALLS)
         .map(|i| {
             let mut w = workers[i % CHANNELS].clone();
-            let req = pb::AcquireTokenRequest { handle: handle.clone() };
-            tokio::spawn(async move { w.acquire_token(req).await.map(|r| r.into_inner().connection_id) })
+            let req = pb::AcquireTokenRequest {
+                handle: handle.clone(),
+            };
+            tokio::spawn(async move {
+                w.acquire_token(req)
+                    .await
+                    .map(|r| r.into_inner().connection_id)
+            })
         })
         .collect();
     let mut ok = 0;
@@ -35,7 +46,13 @@ async fn ten_thousand_concurrent_acquires_are_each_audited() {
         ok += 1;
     }
     assert_eq!(ok, CALLS);
-    assert_eq!(env.sim.control().counters().tokens_total(common::SECRET_APP), 1);
+    assert_eq!(
+        env.sim
+            .control()
+            .counters()
+            .tokens_total(common::SECRET_APP),
+        1
+    );
     drop((admin, orch, workers));
     run.stop().await.unwrap();
     let records = env.records();

@@ -55,9 +55,9 @@ impl AdminEvent {
     ) -> Self {
         let outcome = match error.map(AirlockError::code) {
             None => Outcome::Allowed,
-            Some(
-                ErrorCode::Internal | ErrorCode::Transient | ErrorCode::AuditUnavailable,
-            ) => Outcome::Error,
+            Some(ErrorCode::Internal | ErrorCode::Transient | ErrorCode::AuditUnavailable) => {
+                Outcome::Error
+            }
             Some(_) => Outcome::Denied,
         };
         Self {

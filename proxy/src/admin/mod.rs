@@ -189,18 +189,22 @@ impl ConnectionAdmin {
             .transpose()?;
         let record = self
             .vault
-            .update_gated(id, |r| {
-                if let Some(n) = name {
-                    r.instance_name = n;
-                }
-                if let Some(o) = org {
-                    r.organization = o;
-                }
-                if let Some((a, e)) = env {
-                    r.authority_host = a;
-                    r.exchange_host = e;
-                }
-            }, rec.gate(id))
+            .update_gated(
+                id,
+                |r| {
+                    if let Some(n) = name {
+                        r.instance_name = n;
+                    }
+                    if let Some(o) = org {
+                        r.organization = o;
+                    }
+                    if let Some((a, e)) = env {
+                        r.authority_host = a;
+                        r.exchange_host = e;
+                    }
+                },
+                rec.gate(id),
+            )
             .await?;
         self.tokens.invalidate(id);
         tracing::info!(connection.id = %id, "connection updated");

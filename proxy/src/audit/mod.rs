@@ -132,7 +132,7 @@ impl AuditError {
 /// What the writer thread receives.
 pub(crate) enum Msg {
     /// An event to write.
-    Append(Job),
+    Append(Box<Job>),
     /// Write what is queued, a final checkpoint, and stop; then acknowledge.
     Close(oneshot::Sender<()>),
 }
@@ -223,7 +223,7 @@ impl AuditLog {
         };
         let wait = async {
             self.tx
-                .send(Msg::Append(job))
+                .send(Msg::Append(Box::new(job)))
                 .await
                 .map_err(|_| AuditError::Stopped("the writer has shut down".into()))?;
             done.await

@@ -56,7 +56,10 @@ impl AdminEvents for AuditLog {
             ev.details.insert("revoked_sessions".into(), n.to_string());
         }
         Box::pin(async move {
-            self.append(ev).await.map(|_| ()).map_err(|e| e.to_airlock())
+            self.append(ev)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_airlock())
         })
     }
 }

@@ -37,17 +37,24 @@ impl AuditService for AuditHashService {
         let mut value = r.into_inner().value;
         if value.is_empty() || value.len() > MAX_VALUE_BYTES {
             value.zeroize();
-            let err = AirlockError::new(ErrorCode::InvalidArgument, "value must be 1 to 16384 bytes")
-                .with_metadata("field", "value");
+            let err =
+                AirlockError::new(ErrorCode::InvalidArgument, "value must be 1 to 16384 bytes")
+                    .with_metadata("field", "value");
             let ev = record::failure(names::AUDIT_HASH, actor, &err);
-            self.log.append(ev).await.map_err(|e| e.to_airlock().to_status())?;
+            self.log
+                .append(ev)
+                .await
+                .map_err(|e| e.to_airlock().to_status())?;
             return Err(err.to_status());
         }
         let fingerprint = self.log.fingerprint(value.as_bytes());
         value.zeroize();
         let mut ev = AuditEvent::new(names::AUDIT_HASH, actor, Outcome::Allowed);
         ev.fingerprints.insert("value".into(), fingerprint.clone());
-        self.log.append(ev).await.map_err(|e| e.to_airlock().to_status())?;
+        self.log
+            .append(ev)
+            .await
+            .map_err(|e| e.to_airlock().to_status())?;
         Ok(Response::new(pb::AuditHashResponse { fingerprint }))
     }
 }

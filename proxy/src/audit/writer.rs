@@ -126,7 +126,7 @@ fn run(
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
-                Msg::Append(job) => batch.push(job),
+                Msg::Append(job) => batch.push(*job),
                 Msg::Close(ack) => {
                     closed = Some(ack);
                     break;
@@ -226,11 +226,20 @@ fn write_batch(batch: Vec<Job>, sinks: &mut [Box<dyn Sink>], end: &mut ChainEnd)
 fn write_late(seqs: &[u64], sinks: &mut [Box<dyn Sink>], end: &mut ChainEnd) {
     use airlock_shared::audit::{Actor, AuditEvent, Outcome};
     let mut ev = AuditEvent::new(super::names::AUDIT_LATE, Actor::default(), Outcome::Error);
-    ev.reason = Some(airlock_shared::ErrorCode::AuditUnavailable.reason().to_owned());
+    ev.reason = Some(
+        airlock_shared::ErrorCode::AuditUnavailable
+            .reason()
+            .to_owned(),
+    );
     let list: Vec<String> = seqs.iter().map(u64::to_string).collect();
     ev.details.insert("refused_seqs".into(), list.join(","));
     let seq = end.seq + 1;
-    let (line, hash) = seal(&ev, seq, format_ts(time::OffsetDateTime::now_utc()), &end.hash);
+    let (line, hash) = seal(
+        &ev,
+        seq,
+        format_ts(time::OffsetDateTime::now_utc()),
+        &end.hash,
+    );
     for (i, sink) in sinks.iter_mut().enumerate() {
         if let Err(e) = sink.write_batch(seq, std::slice::from_ref(&line)) {
             tracing::error!(error = %e, "cannot write audit.late");

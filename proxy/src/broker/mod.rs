@@ -58,7 +58,8 @@ impl TokenBroker {
             ev.fingerprints
                 .insert("handle".into(), self.audit.fingerprint(handle.as_bytes()));
         } else {
-            ev.details.insert("handle_bytes".into(), handle.len().to_string());
+            ev.details
+                .insert("handle_bytes".into(), handle.len().to_string());
         }
         ev
     }
@@ -101,15 +102,26 @@ impl TokenBrokerService for TokenBroker {
         let token = match self.tokens.get(session.connection_id).await {
             Ok(t) => t,
             Err(err) => {
-                let mut ev =
-                    self.event(names::TOKEN_ERROR, actor, Outcome::Error, &handle, Some(&session));
+                let mut ev = self.event(
+                    names::TOKEN_ERROR,
+                    actor,
+                    Outcome::Error,
+                    &handle,
+                    Some(&session),
+                );
                 for (k, v) in err.metadata() {
                     ev.details.insert(k.clone(), v.clone());
                 }
                 return Err(self.refuse(ev, err).await);
             }
         };
-        let mut ev = self.event(names::TOKEN_ISSUED, actor, Outcome::Allowed, &handle, Some(&session));
+        let mut ev = self.event(
+            names::TOKEN_ISSUED,
+            actor,
+            Outcome::Allowed,
+            &handle,
+            Some(&session),
+        );
         let value = token.value.expose_secret();
         ev.fingerprints
             .insert("token".into(), self.audit.fingerprint(value.as_bytes()));

@@ -69,7 +69,10 @@ pub fn sign(claims: &Claims, key: &Ed25519KeyPair) -> String {
 }
 
 /// Checks `handle`'s form and signature with `public_key`, then parses its claims.
-pub fn verify(handle: &str, public_key: &UnparsedPublicKey<Vec<u8>>) -> Result<Claims, FormatError> {
+pub fn verify(
+    handle: &str,
+    public_key: &UnparsedPublicKey<Vec<u8>>,
+) -> Result<Claims, FormatError> {
     if handle.is_empty() || handle.len() > MAX_HANDLE_BYTES {
         return Err(FormatError::Size);
     }

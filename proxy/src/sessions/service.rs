@@ -105,7 +105,10 @@ impl SessionBroker {
         }
         let job_ok = |b: u8| b.is_ascii_alphanumeric() || b"._:-".contains(&b);
         if r.job_id.is_empty() || r.job_id.len() > MAX_JOB_ID || !r.job_id.bytes().all(job_ok) {
-            return Err(invalid("job_id", "1 to 128 characters from A-Z a-z 0-9 . _ : -"));
+            return Err(invalid(
+                "job_id",
+                "1 to 128 characters from A-Z a-z 0-9 . _ : -",
+            ));
         }
         if r.allowed_cmdlets.is_empty() || r.allowed_cmdlets.len() > MAX_CMDLETS {
             return Err(invalid("allowed_cmdlets", "1 to 64 cmdlet names"));
@@ -209,7 +212,8 @@ impl SessionBrokerService for SessionBroker {
         ev.cmdlets = claims.cmdlets.clone();
         ev.fingerprints
             .insert("handle".into(), self.audit.fingerprint(handle.as_bytes()));
-        ev.details.insert("ttl_secs".into(), m.ttl.as_secs().to_string());
+        ev.details
+            .insert("ttl_secs".into(), m.ttl.as_secs().to_string());
         if let Some(w) = &claims.wrk {
             ev.details.insert("worker".into(), w.clone());
         }
@@ -240,7 +244,11 @@ impl SessionBrokerService for SessionBroker {
                 let mut ev = AuditEvent::new(names::SESSION_REVOKED, actor, Outcome::Allowed);
                 ev.session_id = Some(id.to_string());
                 ev.details.insert("revoked".into(), (n > 0).to_string());
-                audit.append(ev).await.map(|_| ()).map_err(|e| e.to_airlock())
+                audit
+                    .append(ev)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_airlock())
             })
         });
         match self.revocations.revoke(id, gate).await {

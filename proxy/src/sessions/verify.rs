@@ -136,10 +136,10 @@ impl SessionVerifier {
         let session = session_of(claims).map_err(|e| (e, None))?;
         let fail = |e: HandleError| (e, Some(session.clone()));
         let skew = time::Duration::try_from(self.skew).unwrap_or(time::Duration::ZERO);
-        if let Some(bound) = &session.worker {
-            if caller.map(SpiffeId::as_str) != Some(bound.as_str()) {
-                return Err(fail(HandleError::WrongWorker));
-            }
+        if let Some(bound) = &session.worker
+            && caller.map(SpiffeId::as_str) != Some(bound.as_str())
+        {
+            return Err(fail(HandleError::WrongWorker));
         }
         if now > session.expire_time + skew {
             return Err(fail(HandleError::Expired));

@@ -25,7 +25,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Runs inside a write's transaction, after the write and before the commit, with the number
 /// of sessions the write revoked (deletes) or 0. An error rolls the write back. The proxy's
 /// gate appends the audit event, so a change is committed only once it is audited.
-pub type Gate = Box<dyn FnOnce(u64) -> futures::future::BoxFuture<'static, Result<(), AirlockError>> + Send>;
+pub type Gate =
+    Box<dyn FnOnce(u64) -> futures::future::BoxFuture<'static, Result<(), AirlockError>> + Send>;
 
 /// A gate that lets every write commit (in-process use and tests).
 pub fn no_gate() -> Gate {
@@ -140,7 +141,12 @@ pub trait ConnectionStore: Send + Sync + 'static {
     /// Deletes a connection and revokes its live sessions (expiring after `now`, Unix
     /// seconds), committing only if `gate` succeeds; returns how many sessions it revoked.
     /// `NotFound` if there was none.
-    fn delete(&self, id: uuid::Uuid, now: i64, gate: Gate) -> BoxFuture<'_, Result<u64, StoreError>>;
+    fn delete(
+        &self,
+        id: uuid::Uuid,
+        now: i64,
+        gate: Gate,
+    ) -> BoxFuture<'_, Result<u64, StoreError>>;
     /// Records a minted session.
     fn insert_session(&self, row: SessionRow) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Revokes a live session (expiring after `now`), committing only if `gate` succeeds;

@@ -125,7 +125,9 @@ impl Env {
     }
 
     pub async fn channel(&self, r: &Running, spiffe: &str) -> Channel {
-        let files = self.pki.leaf(&spiffe.replace(['/', ':'], "_"), spiffe, false);
+        let files = self
+            .pki
+            .leaf(&spiffe.replace(['/', ':'], "_"), spiffe, false);
         let cfg = airlock_shared::tls::client_config(&files).unwrap();
         let url = format!("https://localhost:{}", r.addr.port());
         airlock_shared::tls::connect(&url, cfg).await.unwrap()
@@ -209,5 +211,7 @@ pub fn mint(connection: &str, job: &str, worker: &str) -> pb::MintSessionRequest
 
 /// The catalogue code of a refusal.
 pub fn code(s: &tonic::Status) -> ErrorCode {
-    AirlockError::from_status(s).expect("an Airlock error").code()
+    AirlockError::from_status(s)
+        .expect("an Airlock error")
+        .code()
 }

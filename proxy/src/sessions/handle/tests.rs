@@ -2,8 +2,8 @@ use super::*;
 
 /// RFC 8032 test 1 secret key, as PKCS#8 v1 (TEST ONLY).
 fn kat_key() -> Ed25519KeyPair {
-    let seed = hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
-        .unwrap();
+    let seed =
+        hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").unwrap();
     let public =
         hex::decode("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a").unwrap();
     Ed25519KeyPair::from_seed_and_public_key(&seed, &public).unwrap()
@@ -30,7 +30,10 @@ fn known_answer() {
     let (input, sig) = handle.rsplit_once('.').unwrap();
     let (header, payload) = input.split_once('.').unwrap();
     assert_eq!(header, HEADER_B64);
-    assert_eq!(URL_SAFE_NO_PAD.decode(header).unwrap(), HEADER_JSON.as_bytes());
+    assert_eq!(
+        URL_SAFE_NO_PAD.decode(header).unwrap(),
+        HEADER_JSON.as_bytes()
+    );
     assert_eq!(
         String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap(),
         r#"{"sid":"5f0c6f2e-2a55-4c8e-9a3b-0d6f0e1c2b3a","conn":"0b7e2a4c-1d3f-4e5a-8b6c-7d8e9f0a1b2c","job":"job-42","cmdlets":["Get-Mailbox","Set-Mailbox"],"iat":1790000000,"exp":1790000900,"wrk":"spiffe://airlock.local/worker/w1"}"#
@@ -55,18 +58,32 @@ fn hostile_input_is_refused() {
         (String::new(), FormatError::Size),
         ("a".repeat(MAX_HANDLE_BYTES + 1), FormatError::Size),
         ("abc".into(), FormatError::Malformed),
-        (format!("{input}"), FormatError::Malformed),
+        (input.to_string(), FormatError::Malformed),
         (format!("{none_header}.{payload}."), FormatError::Malformed),
-        (format!("{hs_header}.{payload}.{sig}"), FormatError::Malformed),
+        (
+            format!("{hs_header}.{payload}.{sig}"),
+            FormatError::Malformed,
+        ),
         (format!("{input}.{sig}="), FormatError::Malformed),
         (format!("{input}.{}", &sig[..85]), FormatError::Malformed),
         (format!("{good}.x"), FormatError::Malformed),
         (format!("{HEADER_B64}..{sig}"), FormatError::Malformed),
-        (format!("{HEADER_B64}.{payload}!.{sig}"), FormatError::Malformed),
-        (format!("{HEADER_B64} .{payload}.{sig}"), FormatError::Malformed),
+        (
+            format!("{HEADER_B64}.{payload}!.{sig}"),
+            FormatError::Malformed,
+        ),
+        (
+            format!("{HEADER_B64} .{payload}.{sig}"),
+            FormatError::Malformed,
+        ),
     ];
     for (handle, want) in cases {
-        assert_eq!(verify(&handle, &pk), Err(want), "case of length {}", handle.len());
+        assert_eq!(
+            verify(&handle, &pk),
+            Err(want),
+            "case of length {}",
+            handle.len()
+        );
     }
 }
 

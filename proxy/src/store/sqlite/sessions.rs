@@ -68,9 +68,7 @@ pub(super) fn revoked(c: &mut Connection, now: i64) -> Result<Vec<uuid::Uuid>, S
     let mut stmt = c
         .prepare("SELECT id FROM sessions WHERE revoked = 1")
         .map_err(db)?;
-    let rows = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .map_err(db)?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db)?;
     let mut out = Vec::new();
     for row in rows {
         let id = row.map_err(db)?;

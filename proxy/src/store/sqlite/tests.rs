@@ -84,10 +84,13 @@ async fn stale_version_conflicts() {
     let store = SqliteStore::create(&dir.path().join("s.db"), &key(1)).unwrap();
     let rec = record();
     store
-        .insert(StoredConnection {
-            record: rec.clone(),
-            sealed: vec![1; 40],
-        }, crate::store::no_gate())
+        .insert(
+            StoredConnection {
+                record: rec.clone(),
+                sealed: vec![1; 40],
+            },
+            crate::store::no_gate(),
+        )
         .await
         .unwrap();
     let mut next = rec.clone();
