@@ -106,9 +106,13 @@ pub async fn run(opts: &DemoOptions, out: &mut (dyn Write + Send)) -> anyhow::Re
     Ok(())
 }
 
-type ProxyTask = tokio::task::JoinHandle<Result<(), airlock_proxy::StartError>>;
+/// A proxy serving in this process.
+pub type ProxyTask = tokio::task::JoinHandle<Result<(), airlock_proxy::StartError>>;
 
-async fn start_proxy(dir: &Path, shutdown: &Shutdown) -> anyhow::Result<(String, ProxyTask)> {
+/// Writes `dir/proxy.toml` (PKI in `dir/pki`, store, master key and audit log in `dir`, the
+/// simulator's CA from `dir/sim-ca.pem`), initialises the proxy and serves it on an ephemeral
+/// port until `shutdown`. Returns its address (`https://localhost:PORT`). Tests reuse it.
+pub async fn start_proxy(dir: &Path, shutdown: &Shutdown) -> anyhow::Result<(String, ProxyTask)> {
     let pki = dir.join("pki");
     let config_text = format!(
         r#"listen = "127.0.0.1:0"

@@ -16,6 +16,10 @@ use tonic::transport::Channel;
 
 use crate::identity::IdentityArgs;
 
+mod render;
+
+pub use render::{print_connection, print_test, ts};
+
 /// Where the proxy is and who we are.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Target {
@@ -25,6 +29,9 @@ pub struct Target {
     /// Which mTLS identity to present.
     #[command(flatten)]
     pub identity: IdentityArgs,
+    /// Print JSON instead of text (for scripts).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The credential of a create or rotate.
@@ -196,59 +203,6 @@ pub fn credential(
     Ok(Credential { kind: Some(kind) })
 }
 
-/// Prints a connection as aligned `key: value` lines.
-pub fn print_connection(out: &mut dyn Write, c: &Connection) -> std::io::Result<()> {
-    let env = c.environment.clone().unwrap_or_default();
-    writeln!(out, "id:            {}", c.connection_id)?;
-    writeln!(out, "name:          {}", c.instance_name)?;
-    writeln!(out, "tenant:        {}", c.tenant_id)?;
-    writeln!(out, "app:           {}", c.app_id)?;
-    writeln!(out, "organization:  {}", c.organization)?;
-    writeln!(
-        out,
-        "auth method:   {}",
-        c.auth_method()
-            .as_str_name()
-            .trim_start_matches("AUTH_METHOD_")
-    )?;
-    writeln!(out, "authority:     {}", env.authority_host)?;
-    writeln!(out, "exchange:      {}", env.exchange_host)?;
-    if let Some(cert) = &c.certificate {
-        writeln!(
-            out,
-            "certificate:   {} ({} bits, {})",
-            cert.subject,
-            cert.key_bits,
-            cert.assertion_algorithm()
-                .as_str_name()
-                .trim_start_matches("ASSERTION_ALGORITHM_")
-        )?;
-        writeln!(out, "  sha1:        {}", cert.sha1_thumbprint)?;
-        writeln!(out, "  sha256:      {}", cert.sha256_thumbprint)?;
-        writeln!(
-            out,
-            "  valid:       {} .. {}",
-            ts(&cert.not_before),
-            ts(&cert.not_after)
-        )?;
-    }
-    writeln!(out, "created:       {}", ts(&c.create_time))?;
-    writeln!(out, "rotated:       {}", ts(&c.credential_rotate_time))?;
-    writeln!(out, "version:       {}", c.version)
-}
-
-/// Formats a protobuf timestamp as RFC 3339 (UTC).
-pub fn ts(t: &Option<prost_types::Timestamp>) -> String {
-    let Some(t) = t else { return "-".into() };
-    time::OffsetDateTime::from_unix_timestamp(t.seconds)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| "-".into())
-}
-
 fn environment(authority: Option<String>, exchange: Option<String>) -> Option<Environment> {
     (authority.is_some() || exchange.is_some()).then(|| Environment {
         authority_host: authority.unwrap_or_default(),
@@ -256,9 +210,57 @@ fn environment(authority: Option<String>, exchange: Option<String>) -> Option<En
     })
 }
 
+/// What a subcommand produced, rendered as text or JSON.
+enum Outcome {
+    One(Box<Connection>, Vec<String>),
+    Many(Vec<Connection>),
+    Deleted(String, u32),
+    Tested(airlock_proto::TestConnectionResponse),
+}
+
 /// Runs a `connection` subcommand. Returns false when a test found a problem.
 pub async fn run(command: ConnectionCommand, out: &mut dyn Write) -> anyhow::Result<bool> {
-    match command {
+    let json = match &command {
+        ConnectionCommand::Create { target, .. }
+        | ConnectionCommand::List { target }
+        | ConnectionCommand::Get { target, .. }
+        | ConnectionCommand::Update { target, .. }
+        | ConnectionCommand::Rotate { target, .. }
+        | ConnectionCommand::Delete { target, .. }
+        | ConnectionCommand::Test { target, .. } => target.json,
+    };
+    let outcome = execute(command).await?;
+    let ok = !matches!(&outcome, Outcome::Tested(t) if !t.ok);
+    if json {
+        let value = match &outcome {
+            Outcome::One(c, warnings) => render::connection_json(c, warnings),
+            Outcome::Many(list) => render::list_json(list),
+            Outcome::Deleted(id, n) => {
+                serde_json::json!({"connection_id": id, "revoked_sessions": n})
+            }
+            Outcome::Tested(t) => render::test_json(t),
+        };
+        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+        return Ok(ok);
+    }
+    match &outcome {
+        Outcome::One(c, warnings) => {
+            for warning in warnings {
+                writeln!(out, "warning: {warning}")?;
+            }
+            render::print_connection(out, c)?;
+        }
+        Outcome::Many(list) => render::print_list(out, list)?,
+        Outcome::Deleted(id, n) => writeln!(out, "deleted {id}; {n} session(s) revoked")?,
+        Outcome::Tested(t) => {
+            render::print_test(out, t)?;
+        }
+    }
+    Ok(ok)
+}
+
+async fn execute(command: ConnectionCommand) -> anyhow::Result<Outcome> {
+    Ok(match command {
         ConnectionCommand::Create {
             target,
             tenant,
@@ -284,50 +286,10 @@ pub async fn run(command: ConnectionCommand, out: &mut dyn Write) -> anyhow::Res
                 .await
                 .map_err(explain)?
                 .into_inner();
-            for warning in &resp.warnings {
-                writeln!(out, "warning: {warning}")?;
-            }
-            print_connection(out, &resp.connection.unwrap_or_default())?;
+            Outcome::One(Box::new(resp.connection.unwrap_or_default()), resp.warnings)
         }
         ConnectionCommand::List { target } => {
-            let mut client = client(&target).await?;
-            let mut page_token = String::new();
-            let h = ["ID", "NAME", "AUTH", "ORGANIZATION", "CREATED"];
-            writeln!(
-                out,
-                "{:<36}  {:<20}  {:<13}  {:<30}  {}",
-                h[0], h[1], h[2], h[3], h[4]
-            )?;
-            loop {
-                let page = client
-                    .list_connections(ListConnectionsRequest {
-                        page_size: 100,
-                        page_token,
-                    })
-                    .await
-                    .map_err(explain)?
-                    .into_inner();
-                for c in &page.connections {
-                    let auth = c
-                        .auth_method()
-                        .as_str_name()
-                        .trim_start_matches("AUTH_METHOD_")
-                        .to_owned();
-                    writeln!(
-                        out,
-                        "{:<36}  {:<20}  {:<13}  {:<30}  {}",
-                        c.connection_id,
-                        c.instance_name,
-                        auth,
-                        c.organization,
-                        ts(&c.create_time)
-                    )?;
-                }
-                if page.next_page_token.is_empty() {
-                    break;
-                }
-                page_token = page.next_page_token;
-            }
+            Outcome::Many(list_all(&mut client(&target).await?).await?)
         }
         ConnectionCommand::Get { target, id } => {
             let resp = client(&target)
@@ -335,7 +297,10 @@ pub async fn run(command: ConnectionCommand, out: &mut dyn Write) -> anyhow::Res
                 .get_connection(GetConnectionRequest { connection_id: id })
                 .await
                 .map_err(explain)?;
-            print_connection(out, &resp.into_inner().connection.unwrap_or_default())?;
+            Outcome::One(
+                Box::new(resp.into_inner().connection.unwrap_or_default()),
+                vec![],
+            )
         }
         ConnectionCommand::Update {
             target,
@@ -358,7 +323,10 @@ pub async fn run(command: ConnectionCommand, out: &mut dyn Write) -> anyhow::Res
                 .update_connection(request)
                 .await
                 .map_err(explain)?;
-            print_connection(out, &resp.into_inner().connection.unwrap_or_default())?;
+            Outcome::One(
+                Box::new(resp.into_inner().connection.unwrap_or_default()),
+                vec![],
+            )
         }
         ConnectionCommand::Rotate {
             target,
@@ -376,69 +344,51 @@ pub async fn run(command: ConnectionCommand, out: &mut dyn Write) -> anyhow::Res
                 .await
                 .map_err(explain)?
                 .into_inner();
-            for warning in &resp.warnings {
-                writeln!(out, "warning: {warning}")?;
-            }
-            print_connection(out, &resp.connection.unwrap_or_default())?;
+            Outcome::One(Box::new(resp.connection.unwrap_or_default()), resp.warnings)
         }
         ConnectionCommand::Delete { target, id } => {
+            let request = DeleteConnectionRequest {
+                connection_id: id.clone(),
+            };
             let resp = client(&target)
                 .await?
-                .delete_connection(DeleteConnectionRequest {
-                    connection_id: id.clone(),
-                })
+                .delete_connection(request)
                 .await
                 .map_err(explain)?;
-            writeln!(
-                out,
-                "deleted {id}; {} session(s) revoked",
-                resp.into_inner().revoked_sessions
-            )?;
+            Outcome::Deleted(id, resp.into_inner().revoked_sessions)
         }
         ConnectionCommand::Test { target, id } => {
-            let resp = client(&target)
-                .await?
-                .test_connection(TestConnectionRequest { connection_id: id })
-                .await
-                .map_err(explain)?;
-            return Ok(print_test(out, &resp.into_inner())?);
+            let request = TestConnectionRequest { connection_id: id };
+            Outcome::Tested(
+                client(&target)
+                    .await?
+                    .test_connection(request)
+                    .await
+                    .map_err(explain)?
+                    .into_inner(),
+            )
         }
-    }
-    Ok(true)
+    })
 }
 
-/// Prints a TestConnection diagnosis; returns whether the connection works.
-pub fn print_test(
-    out: &mut dyn Write,
-    resp: &airlock_proto::TestConnectionResponse,
-) -> std::io::Result<bool> {
-    for step in &resp.steps {
-        let ms = step
-            .elapsed
-            .as_ref()
-            .map_or(0, |d| d.seconds * 1000 + i64::from(d.nanos) / 1_000_000);
-        writeln!(
-            out,
-            "  {:<9} {} ({ms} ms)",
-            step.name,
-            if step.ok { "ok" } else { "FAILED" }
-        )?;
-    }
-    if resp.ok {
-        writeln!(
-            out,
-            "  OK: Exchange organization {:?}",
-            resp.exchange_organization
-        )?;
-    } else if let Some(err) = &resp.error {
-        let code = airlock_proto::ErrorCode::try_from(err.code)
-            .map(|c| c.reason())
-            .unwrap_or("UNKNOWN");
-        writeln!(out, "  {code}: {}", err.message)?;
-        writeln!(out, "  remedy: {}", err.remediation)?;
-        if err.retryable {
-            writeln!(out, "  (retryable)")?;
+async fn list_all(
+    client: &mut ConnectionAdminServiceClient<Channel>,
+) -> anyhow::Result<Vec<Connection>> {
+    let mut all = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_connections(ListConnectionsRequest {
+                page_size: 100,
+                page_token,
+            })
+            .await
+            .map_err(explain)?
+            .into_inner();
+        all.extend(page.connections);
+        if page.next_page_token.is_empty() {
+            return Ok(all);
         }
+        page_token = page.next_page_token;
     }
-    Ok(resp.ok)
 }
