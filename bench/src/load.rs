@@ -52,7 +52,10 @@ async fn one_call(w: Workload, ch: Channel, handle: &str) -> bool {
             let req = pb::AcquireTokenRequest {
                 handle: handle.to_owned(),
             };
-            TokenBrokerServiceClient::new(ch).acquire_token(req).await.is_ok()
+            TokenBrokerServiceClient::new(ch)
+                .acquire_token(req)
+                .await
+                .is_ok()
         }
     }
 }
@@ -113,7 +116,13 @@ pub async fn run(bench: &Bench, args: &Args) -> anyhow::Result<Results> {
     for _ in 0..args.rounds {
         let b = round(bench, Workload::Baseline, args.concurrency, args.round_secs).await;
         merge(&mut results.baseline, b);
-        let a = round(bench, Workload::AcquireToken, args.concurrency, args.round_secs).await;
+        let a = round(
+            bench,
+            Workload::AcquireToken,
+            args.concurrency,
+            args.round_secs,
+        )
+        .await;
         merge(&mut results.acquire, a);
     }
     Ok(results)

@@ -45,7 +45,10 @@ fn main() -> anyhow::Result<()> {
         "never" => airlock_proxy::audit::FsyncPolicy::Never,
         other => anyhow::bail!("--fsync must be always or never, not {other:?}"),
     };
-    anyhow::ensure!(args.concurrency > 0 && args.channels > 0, "concurrency and channels must be positive");
+    anyhow::ensure!(
+        args.concurrency > 0 && args.channels > 0,
+        "concurrency and channels must be positive"
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -55,7 +58,13 @@ fn main() -> anyhow::Result<()> {
         let results = load::run(&bench, &args).await?;
         let load_after = report::loadavg();
         let audited = bench.stop().await?;
-        Ok::<_, anyhow::Error>(report::Report::new(&args, results, audited, load_before, load_after))
+        Ok::<_, anyhow::Error>(report::Report::new(
+            &args,
+            results,
+            audited,
+            load_before,
+            load_after,
+        ))
     })?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     eprintln!("{}", report.summary());

@@ -108,7 +108,11 @@ impl Report {
             meets_target: ratio >= TARGET_RATIO,
             baseline,
             acquire_token,
-            audit_fsync: if args.fsync == "never" { "never" } else { "always" },
+            audit_fsync: if args.fsync == "never" {
+                "never"
+            } else {
+                "always"
+            },
             audit_records,
             concurrency: args.concurrency,
             channels: args.channels,

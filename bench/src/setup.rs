@@ -117,7 +117,9 @@ async fn prepare(d: &Path, port: u16, sim: &airlock_sim::SimServer) -> anyhow::R
         app_id: contoso::SECRET_APP_ID.into(),
         organization: contoso::DOMAIN.into(),
         credential: Some(pb::Credential {
-            kind: Some(pb::credential::Kind::ClientSecret(contoso::SECRET_APP_SECRET.into())),
+            kind: Some(pb::credential::Kind::ClientSecret(
+                contoso::SECRET_APP_SECRET.into(),
+            )),
         }),
         environment: Some(pb::Environment {
             authority_host: sim.authority(),
@@ -138,5 +140,8 @@ async fn prepare(d: &Path, port: u16, sim: &airlock_sim::SimServer) -> anyhow::R
 }
 
 fn pb_duration(secs: i64) -> prost_types::Duration {
-    prost_types::Duration { seconds: secs, nanos: 0 }
+    prost_types::Duration {
+        seconds: secs,
+        nanos: 0,
+    }
 }

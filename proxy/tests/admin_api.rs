@@ -280,4 +280,45 @@ async fn one_event_per_decision_and_fail_closed() {
         .await
         .unwrap_err();
     assert_eq!(err(st).code(), ErrorCode::AuditUnavailable);
+    // Nothing happened unaudited: no connection was created, and an existing one is neither
+    // renamed, rotated nor deleted when its event cannot be recorded.
+    assert!(h.vault.list(0, 10).await.unwrap().is_empty());
+    let kept = h.create_id(h.secret_request(SECRET_APP, SECRET)).await;
+    let update = pb::UpdateConnectionRequest {
+        connection_id: kept.clone(),
+        instance_name: Some("renamed".into()),
+        ..Default::default()
+    };
+    let st = failing
+        .update_connection(tonic::Request::new(update))
+        .await
+        .unwrap_err();
+    assert_eq!(err(st).code(), ErrorCode::AuditUnavailable);
+    let rotate = pb::RotateCredentialRequest {
+        connection_id: kept.clone(),
+        credential: h.secret_request(SECRET_APP, "TEST-ONLY-other").credential,
+    };
+    let st = failing
+        .rotate_credential(tonic::Request::new(rotate))
+        .await
+        .unwrap_err();
+    assert_eq!(err(st).code(), ErrorCode::AuditUnavailable);
+    let delete = pb::DeleteConnectionRequest {
+        connection_id: kept.clone(),
+    };
+    let st = failing
+        .delete_connection(tonic::Request::new(delete))
+        .await
+        .unwrap_err();
+    assert_eq!(err(st).code(), ErrorCode::AuditUnavailable);
+    let id = uuid::Uuid::parse_str(&kept).unwrap();
+    let record = h.vault.get(id).await.unwrap();
+    assert_eq!(
+        (record.instance_name.as_str(), record.version),
+        ("Contoso (sim)", 1)
+    );
+    let (_, cred) = h.vault.open(id).await.unwrap();
+    assert!(
+        matches!(cred, airlock_proxy::store::Credential::ClientSecret(s) if s.expose_secret() == SECRET)
+    );
 }

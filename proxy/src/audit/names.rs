@@ -53,3 +53,17 @@ pub const ALL: &[&str] = &[
     AUDIT_HASH,
     AUDIT_LATE,
 ];
+
+#[cfg(test)]
+mod tests {
+    /// docs/audit-events.md documents exactly these events, one `### \`name\`` heading each.
+    #[test]
+    fn the_catalogue_document_matches() {
+        let doc = include_str!("../../../docs/audit-events.md");
+        let documented: Vec<&str> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("### `")?.strip_suffix('`'))
+            .collect();
+        assert_eq!(documented, super::ALL);
+    }
+}

@@ -266,8 +266,16 @@ async fn a_blocked_sink_fails_requests_at_the_deadline_and_records_nothing_for_t
     assert_eq!(log.append(event(3)).await.unwrap().seq, 3);
     let written = lines.lock().unwrap().clone();
     assert_eq!(written.len(), 3);
-    assert!(written[1].contains(r#""event":"audit.late""#), "{}", written[1]);
-    assert!(written[1].contains(r#""refused_seqs":"1""#), "{}", written[1]);
+    assert!(
+        written[1].contains(r#""event":"audit.late""#),
+        "{}",
+        written[1]
+    );
+    assert!(
+        written[1].contains(r#""refused_seqs":"1""#),
+        "{}",
+        written[1]
+    );
     assert!(
         written.iter().all(|l| !l.contains("job-2")),
         "an expired event was recorded"

@@ -216,6 +216,11 @@ fn write_batch(batch: Vec<Job>, sinks: &mut [Box<dyn Sink>], end: &mut ChainEnd)
             for job in live {
                 let _ = job.ack.send(Err(AuditError::Io(e.to_string())));
             }
+            // The file holds them but a secondary sink failed: their callers were refused.
+            if end.seq >= first_seq {
+                let seqs: Vec<u64> = receipts.iter().map(|r| r.seq).collect();
+                write_late(&seqs, sinks, end);
+            }
         }
     }
 }

@@ -67,7 +67,9 @@ impl Revocations {
     /// Revokes `id` in the store (committed only if `gate` succeeds), then in memory.
     pub async fn revoke(&self, id: uuid::Uuid, gate: Gate) -> Result<bool, StoreError> {
         let revoked = self.vault.revoke_session(id, gate).await?;
-        self.revoked.write().insert(id);
+        if revoked {
+            self.revoked.write().insert(id);
+        }
         Ok(revoked)
     }
 
