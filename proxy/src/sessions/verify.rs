@@ -97,6 +97,7 @@ pub struct SessionVerifier {
     revocations: Revocations,
     vault: Vault,
     skew: Duration,
+    verified: std::sync::Arc<super::verified::VerifiedHandles>,
 }
 
 impl std::fmt::Debug for SessionVerifier {
@@ -120,7 +121,20 @@ impl SessionVerifier {
             revocations,
             vault,
             skew,
+            verified: std::sync::Arc::default(),
         }
+    }
+
+    /// The signed session of `handle`: from the verified-handle cache, or by checking the
+    /// signature and claims (and caching the result).
+    pub fn authentic(&self, handle: &str) -> Result<VerifiedSession, HandleError> {
+        if let Some(s) = self.verified.get(handle) {
+            return Ok(s);
+        }
+        let claims = handle::verify(handle, &self.public_key)?;
+        let session = session_of(claims)?;
+        self.verified.insert(handle, &session);
+        Ok(session)
     }
 
     /// Checks `handle` presented by `caller` at `now`: signature and form, worker binding,
@@ -132,8 +146,7 @@ impl SessionVerifier {
         caller: Option<&SpiffeId>,
         now: OffsetDateTime,
     ) -> Result<(VerifiedSession, ConnectionRecord), (HandleError, Option<VerifiedSession>)> {
-        let claims = handle::verify(handle, &self.public_key).map_err(|e| (e.into(), None))?;
-        let session = session_of(claims).map_err(|e| (e, None))?;
+        let session = self.authentic(handle).map_err(|e| (e, None))?;
         let fail = |e: HandleError| (e, Some(session.clone()));
         let skew = time::Duration::try_from(self.skew).unwrap_or(time::Duration::ZERO);
         if let Some(bound) = &session.worker
