@@ -135,6 +135,8 @@ pub(crate) enum Msg {
     Append(Box<Job>),
     /// Write what is queued, a final checkpoint, and stop; then acknowledge.
     Close(oneshot::Sender<()>),
+    /// These records were written but their callers had already given up: write `audit.late`.
+    Late(Vec<u64>),
 }
 
 pub(crate) struct Job {
@@ -200,7 +202,8 @@ impl AuditLog {
         fingerprint_key: &SecretBytes,
     ) -> (Self, writer::WriterHandle) {
         let (tx, rx) = mpsc::channel(4096);
-        let handle = writer::spawn(rx, sinks, state, checkpoints);
+        let acker = writer::Acker::new(tx.downgrade());
+        let handle = writer::spawn(rx, acker, sinks, state, checkpoints);
         (
             Self {
                 tx,

@@ -101,21 +101,66 @@ impl Checkpointer {
     }
 }
 
+/// Answers the callers of a written batch. From inside the runtime (one task per batch, so
+/// the wakes stay on the runtime's own queues instead of one cross-thread wake per caller)
+/// when there is one; callers that already gave up are reported back as [`Msg::Late`].
+pub(crate) struct Acker {
+    runtime: Option<tokio::runtime::Handle>,
+    writer: mpsc::WeakSender<Msg>,
+}
+
+impl Acker {
+    pub(crate) fn new(writer: mpsc::WeakSender<Msg>) -> Self {
+        Self {
+            runtime: tokio::runtime::Handle::try_current().ok(),
+            writer,
+        }
+    }
+
+    /// Acknowledges `jobs`; returns the seqs of callers gone when answering inline.
+    fn ack(&self, jobs: Vec<(Job, Receipt)>) -> Vec<u64> {
+        let answer = |jobs: Vec<(Job, Receipt)>| -> Vec<u64> {
+            jobs.into_iter()
+                .filter_map(|(job, r)| {
+                    let seq = r.seq;
+                    job.ack.send(Ok(r)).err().map(|_| seq)
+                })
+                .collect()
+        };
+        let Some(rt) = &self.runtime else {
+            return answer(jobs);
+        };
+        let writer = self.writer.clone();
+        rt.spawn(async move {
+            let late = answer(jobs);
+            if let (false, Some(tx)) = (late.is_empty(), writer.upgrade()) {
+                // The writer may be gone (shutdown) or full; the seqs are also logged.
+                if tx.try_send(Msg::Late(late.clone())).is_err() {
+                    tracing::error!(?late, "audit events written after their callers gave up");
+                }
+            }
+        });
+        Vec::new()
+    }
+}
+
 pub(crate) fn spawn(
     rx: mpsc::Receiver<Msg>,
+    acker: Acker,
     sinks: Vec<Box<dyn Sink>>,
     end: ChainEnd,
     checkpoints: Option<Checkpointer>,
 ) -> WriterHandle {
     let thread = std::thread::Builder::new()
         .name("airlock-audit".into())
-        .spawn(move || run(rx, sinks, end, checkpoints))
+        .spawn(move || run(rx, acker, sinks, end, checkpoints))
         .ok();
     WriterHandle(thread)
 }
 
 fn run(
     mut rx: mpsc::Receiver<Msg>,
+    acker: Acker,
     mut sinks: Vec<Box<dyn Sink>>,
     mut end: ChainEnd,
     mut checkpoints: Option<Checkpointer>,
@@ -123,10 +168,12 @@ fn run(
     let mut closed = None;
     while let Some(first) = rx.blocking_recv() {
         let mut batch = Vec::new();
+        let mut late = Vec::new();
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Append(job) => batch.push(*job),
+                Msg::Late(seqs) => late.extend(seqs),
                 Msg::Close(ack) => {
                     closed = Some(ack);
                     break;
@@ -136,7 +183,10 @@ fn run(
                 next = rx.try_recv().ok();
             }
         }
-        write_batch(batch, &mut sinks, &mut end);
+        if !late.is_empty() {
+            write_late(&late, &mut sinks, &mut end);
+        }
+        write_batch(batch, &acker, &mut sinks, &mut end);
         if closed.is_some() {
             break;
         }
@@ -154,7 +204,7 @@ fn run(
     }
 }
 
-fn write_batch(batch: Vec<Job>, sinks: &mut [Box<dyn Sink>], end: &mut ChainEnd) {
+fn write_batch(batch: Vec<Job>, acker: &Acker, sinks: &mut [Box<dyn Sink>], end: &mut ChainEnd) {
     let now = Instant::now();
     // A caller whose deadline passed was already told AUDIT_UNAVAILABLE and did not act:
     // recording its event would claim something that did not happen.
@@ -199,14 +249,7 @@ fn write_batch(batch: Vec<Job>, sinks: &mut [Box<dyn Sink>], end: &mut ChainEnd)
     }
     match result {
         Ok(()) => {
-            let late: Vec<u64> = live
-                .into_iter()
-                .zip(receipts)
-                .filter_map(|(job, r)| {
-                    let seq = r.seq;
-                    job.ack.send(Ok(r)).err().map(|_| seq)
-                })
-                .collect();
+            let late = acker.ack(live.into_iter().zip(receipts).collect());
             if !late.is_empty() {
                 write_late(&late, sinks, end);
             }
