@@ -243,6 +243,15 @@ async fn misuse_matrix_is_denied_and_audited() {
         !text.contains(&ok.access_token),
         "a token value reached the log"
     );
+    let traces = String::from_utf8_lossy(&common::captured_logs().lock()).into_owned();
+    assert!(
+        !traces.contains(&good.handle),
+        "a handle reached the trace log"
+    );
+    assert!(
+        !traces.contains(&ok.access_token),
+        "a token reached the trace log"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

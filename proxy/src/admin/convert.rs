@@ -2,6 +2,8 @@
 
 use airlock_proto as pb;
 use airlock_shared::{AirlockError, ErrorCode};
+use std::time::Instant;
+
 use time::OffsetDateTime;
 
 use super::validate::Invalid;
@@ -120,4 +122,20 @@ impl From<AdminError> for tonic::Status {
     fn from(e: AdminError) -> Self {
         e.to_airlock().to_status()
     }
+}
+
+/// One TestConnection step with its duration.
+pub fn step(name: &str, ok: bool, started: Instant) -> pb::TestStep {
+    pb::TestStep {
+        name: name.to_owned(),
+        ok,
+        elapsed: prost_types::Duration::try_from(started.elapsed()).ok(),
+    }
+}
+
+/// A TestConnection diagnosis as an error, for the event's reason.
+pub fn diagnosis_error(d: &airlock_proto::ErrorDetail) -> airlock_shared::AirlockError {
+    let code =
+        airlock_shared::ErrorCode::try_from(d.code).unwrap_or(airlock_shared::ErrorCode::Internal);
+    airlock_shared::AirlockError::new(code, d.message.clone())
 }

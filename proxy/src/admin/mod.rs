@@ -282,7 +282,8 @@ impl ConnectionAdmin {
         let mut out = pb::TestConnectionResponse::default();
         let started = Instant::now();
         let token = self.tokens.refresh_now(id).await;
-        out.steps.push(step("token", token.is_ok(), started));
+        out.steps
+            .push(convert::step("token", token.is_ok(), started));
         let token = match token {
             Ok(t) => t,
             Err(e) => {
@@ -292,7 +293,8 @@ impl ConnectionAdmin {
         };
         let started = Instant::now();
         let probe = probe::organization_config(&self.http, &record, &token).await;
-        out.steps.push(step("exchange", probe.is_ok(), started));
+        out.steps
+            .push(convert::step("exchange", probe.is_ok(), started));
         match probe {
             Ok(name) => {
                 out.ok = true;
@@ -302,14 +304,6 @@ impl ConnectionAdmin {
         }
         tracing::info!(connection.id = %id, ok = out.ok, "connection tested");
         Ok(out)
-    }
-}
-
-fn step(name: &str, ok: bool, started: Instant) -> pb::TestStep {
-    pb::TestStep {
-        name: name.to_owned(),
-        ok,
-        elapsed: prost_types::Duration::try_from(started.elapsed()).ok(),
     }
 }
 
@@ -396,14 +390,7 @@ impl ConnectionAdminService for ConnectionAdmin {
             .as_ref()
             .ok()
             .and_then(|t| t.error.as_ref())
-            .map(diagnosis_error);
+            .map(convert::diagnosis_error);
         rec.answer(id, res, diagnosis.as_ref()).await
     }
-}
-
-/// A TestConnection diagnosis as an error, for the event's reason.
-fn diagnosis_error(d: &airlock_proto::ErrorDetail) -> airlock_shared::AirlockError {
-    let code =
-        airlock_shared::ErrorCode::try_from(d.code).unwrap_or(airlock_shared::ErrorCode::Internal);
-    airlock_shared::AirlockError::new(code, d.message.clone())
 }

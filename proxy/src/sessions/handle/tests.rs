@@ -106,3 +106,23 @@ fn any_changed_byte_fails_the_signature() {
         Err(FormatError::Signature)
     );
 }
+
+/// Every single-character change anywhere in a handle (including ones that keep it valid
+/// base64url) is refused, never accepted and never a panic.
+#[test]
+fn every_one_character_mutation_is_refused() {
+    let key = kat_key();
+    let pk = public_key(&key);
+    let good = sign(&claims(), &key);
+    for i in 0..good.len() {
+        for c in ['A', 'B', 'g', '_', '-', '.', '=', '\0', 'é'] {
+            let mut chars: Vec<char> = good.chars().collect();
+            if chars[i] == c {
+                continue;
+            }
+            chars[i] = c;
+            let mutated: String = chars.into_iter().collect();
+            assert!(verify(&mutated, &pk).is_err(), "mutation at {i} accepted");
+        }
+    }
+}
