@@ -99,3 +99,22 @@ fn env_request(env: &Env) -> pb::CreateConnectionRequest {
         }),
     }
 }
+
+/// A store made before the audit keys existed gets them on first open, and keeps them.
+#[tokio::test]
+async fn missing_audit_keys_are_created_once() {
+    let env = Env::new(|_| {}).await;
+    let db = rusqlite::Connection::open(&env.config.store.path).unwrap();
+    let removed = db
+        .execute("DELETE FROM store_values WHERE name LIKE 'audit_%'", [])
+        .unwrap();
+    assert_eq!(removed, 2);
+    drop(db);
+    let first = airlock_proxy::open(&env.config).await.unwrap();
+    let fp = first.audit.fingerprint(b"TEST-ONLY value");
+    first.close(Default::default()).await;
+    let second = airlock_proxy::open(&env.config).await.unwrap();
+    assert_eq!(second.audit.fingerprint(b"TEST-ONLY value"), fp);
+    second.close(Default::default()).await;
+    assert!(env.audit_dir().join("audit-checkpoint.pub").is_file());
+}

@@ -194,3 +194,38 @@ fn session_of(c: Claims) -> Result<VerifiedSession, HandleError> {
         worker: c.wrk,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_allow_list_is_case_insensitive_and_exact() {
+        let now = OffsetDateTime::now_utc();
+        let s = VerifiedSession {
+            session_id: uuid::Uuid::new_v4(),
+            connection_id: uuid::Uuid::new_v4(),
+            job_id: "j".into(),
+            cmdlets: vec!["Get-Mailbox".into(), "Set-Mailbox".into()],
+            issue_time: now,
+            expire_time: now,
+            worker: None,
+        };
+        assert!(s.check_cmdlet("get-mailbox").is_ok());
+        assert!(s.check_cmdlet("SET-MAILBOX").is_ok());
+        for denied in [
+            "Get-Mailbox2",
+            "Get-Mailbo",
+            "Remove-Mailbox",
+            "",
+            "Get-Mailbox ",
+        ] {
+            let e = s.check_cmdlet(denied).unwrap_err();
+            assert_eq!(
+                e.to_airlock().code(),
+                ErrorCode::DeniedByPolicy,
+                "{denied:?}"
+            );
+        }
+    }
+}
