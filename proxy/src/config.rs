@@ -18,7 +18,7 @@
 //! default_ttl_secs = 900
 //! max_ttl_secs = 3600
 //! clock_skew_secs = 30
-//! [audit]                       # optional; defaults shown except dir (default "audit")
+//! [audit]                       # optional; defaults shown except dir (default: `audit/` next to the store)
 //! dir = "/var/lib/airlock/audit"
 //! max_file_bytes = 67108864     # rotate audit.log beyond 64 MiB
 //! fsync = "always"              # or "never" (flush to the OS only)
@@ -139,6 +139,29 @@ impl ProxyConfig {
         airlock_shared::config::load(path, ENV_PREFIX)
     }
 
+    /// The audit directory: `audit.dir`, or `audit/` next to the store file when unset (never
+    /// relative to wherever the proxy happened to be started).
+    pub fn audit_dir(&self) -> PathBuf {
+        if !self.audit.dir.as_os_str().is_empty() {
+            return self.audit.dir.clone();
+        }
+        let store_dir = self
+            .store
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        store_dir.join("audit")
+    }
+
+    /// The audit configuration with [`ProxyConfig::audit_dir`] filled in.
+    pub fn audit_config(&self) -> AuditConfig {
+        AuditConfig {
+            dir: self.audit_dir(),
+            ..self.audit.clone()
+        }
+    }
+
     /// The grace period.
     pub fn grace(&self) -> Duration {
         Duration::from_secs(self.grace_secs)
@@ -219,6 +242,14 @@ mod tests {
         assert_eq!(c.grace_secs, 30);
         assert!(c.entra.extra_ca_file.is_none());
         assert!(format!("{c:?}").contains("master_key_file"));
+        // No [audit] dir: the log goes next to the store, not into the working directory.
+        assert_eq!(c.audit_dir(), dir.path().join("audit"));
+        let mut explicit = c.clone();
+        explicit.audit.dir = "/var/log/airlock".into();
+        assert_eq!(
+            explicit.audit_config().dir,
+            std::path::Path::new("/var/log/airlock")
+        );
     }
 
     #[test]

@@ -203,13 +203,13 @@ pub async fn open_with_sinks(
     let keys = keys::load_or_create(&vault).await?;
     let (audit, writer) = match sinks {
         None => AuditLog::open(
-            &config.audit,
+            &config.audit_config(),
             &keys.fingerprint,
             Some(keys.checkpoint.clone()),
         )?,
         Some(sinks) => AuditLog::start(
             sinks,
-            audit::recover::chain_end(&config.audit.dir)?,
+            audit::recover::chain_end(&config.audit_dir())?,
             None,
             config.audit.write_deadline(),
             &keys.fingerprint,
@@ -258,7 +258,7 @@ pub async fn check(config: &ProxyConfig) -> Result<(), StartError> {
     let sqlite = SqliteStore::open(&config.store.path, &key)?;
     keys::load_or_create(&Vault::new(Arc::new(sqlite), key)).await?;
     http_client(config)?;
-    let dir = &config.audit.dir;
+    let dir = &config.audit_dir();
     let probe = if dir.exists() {
         dir.as_path()
     } else {

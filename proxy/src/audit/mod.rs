@@ -50,7 +50,8 @@ pub enum FsyncPolicy {
 #[serde(default)]
 pub struct AuditConfig {
     /// Directory of `audit.log`, its rotated files, `audit.checkpoints` and
-    /// `audit-checkpoint.pub`. Created (mode 0700) if missing.
+    /// `audit-checkpoint.pub`. Created (mode 0700) if missing. Unset: `audit/` next to the
+    /// store file.
     pub dir: PathBuf,
     /// Rotate `audit.log` when it would grow beyond this many bytes.
     pub max_file_bytes: u64,
@@ -69,7 +70,8 @@ pub struct AuditConfig {
 impl Default for AuditConfig {
     fn default() -> Self {
         Self {
-            dir: PathBuf::from("audit"),
+            // Empty: `ProxyConfig::audit_dir` puts the log next to the store.
+            dir: PathBuf::new(),
             max_file_bytes: 64 * 1024 * 1024,
             fsync: FsyncPolicy::Always,
             write_deadline_ms: 2000,
