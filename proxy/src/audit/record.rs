@@ -3,6 +3,10 @@
 //! authorization layer's observer ([`AuditObserver`]).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use airlock_shared::audit::{Actor, AuditEvent, Outcome};
 use airlock_shared::authz::AccessObserver;
@@ -65,16 +69,53 @@ impl AdminEvents for AuditLog {
 }
 
 /// Audits the authorization layer's refusals: policy denials before the refusal is sent,
-/// handshake failures in the background (there is no caller to answer).
+/// handshake failures in the background (there is no caller to answer). Handshake failures are
+/// rate-limited ([`HANDSHAKE_EVENTS_PER_SEC`]) so a flood of bad connections cannot fill the
+/// audit log or starve real events; the next recorded failure says how many were suppressed.
 #[derive(Debug, Clone)]
 pub struct AuditObserver {
     log: AuditLog,
+    handshakes: Arc<Mutex<HandshakeWindow>>,
+}
+
+/// Most `tls.handshake_failed` events recorded per second.
+pub const HANDSHAKE_EVENTS_PER_SEC: u32 = 50;
+
+#[derive(Debug)]
+struct HandshakeWindow {
+    start: Instant,
+    recorded: u32,
+    suppressed: u64,
+}
+
+impl HandshakeWindow {
+    /// `Some(suppressed since the last recorded event)` when this failure should be recorded.
+    fn admit(&mut self, now: Instant) -> Option<u64> {
+        if now.duration_since(self.start) >= Duration::from_secs(1) {
+            self.start = now;
+            self.recorded = 0;
+        }
+        if self.recorded >= HANDSHAKE_EVENTS_PER_SEC {
+            self.suppressed += 1;
+            return None;
+        }
+        self.recorded += 1;
+        Some(std::mem::take(&mut self.suppressed))
+    }
 }
 
 impl AuditObserver {
     /// An observer appending to `log`.
     pub fn new(log: AuditLog) -> Self {
-        Self { log }
+        let window = HandshakeWindow {
+            start: Instant::now(),
+            recorded: 0,
+            suppressed: 0,
+        };
+        Self {
+            log,
+            handshakes: Arc::new(Mutex::new(window)),
+        }
     }
 }
 
@@ -104,6 +145,9 @@ impl AccessObserver for AuditObserver {
     }
 
     fn handshake_failed(&self, peer: SocketAddr, reason: &str) {
+        let Some(suppressed) = self.handshakes.lock().admit(Instant::now()) else {
+            return;
+        };
         let actor = Actor {
             peer: Some(peer.to_string()),
             ..Actor::default()
@@ -111,6 +155,10 @@ impl AccessObserver for AuditObserver {
         let mut ev = AuditEvent::new(names::TLS_HANDSHAKE_FAILED, actor, Outcome::Denied);
         ev.reason = Some(ErrorCode::DeniedByPolicy.reason().to_owned());
         ev.details.insert("why".into(), truncate(reason, 256));
+        if suppressed > 0 {
+            ev.details
+                .insert("suppressed_before".into(), suppressed.to_string());
+        }
         let log = self.log.clone();
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
@@ -124,4 +172,27 @@ impl AccessObserver for AuditObserver {
 
 fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handshake_failures_are_rate_limited_and_the_gap_is_reported() {
+        let t0 = Instant::now();
+        let mut w = HandshakeWindow {
+            start: t0,
+            recorded: 0,
+            suppressed: 0,
+        };
+        for _ in 0..HANDSHAKE_EVENTS_PER_SEC {
+            assert_eq!(w.admit(t0), Some(0));
+        }
+        assert_eq!(w.admit(t0), None);
+        assert_eq!(w.admit(t0 + Duration::from_millis(500)), None);
+        // A new second: recorded again, carrying the count of what was dropped.
+        assert_eq!(w.admit(t0 + Duration::from_secs(1)), Some(2));
+        assert_eq!(w.admit(t0 + Duration::from_secs(1)), Some(0));
+    }
 }
