@@ -101,7 +101,16 @@ fn merge(into: &mut Samples, s: Samples) {
 
 /// Warm-up, then `args.rounds` alternating rounds of each workload.
 pub async fn run(bench: &Bench, args: &Args) -> anyhow::Result<Results> {
+    let only = match args.only.as_deref() {
+        Some("baseline") => Some(Workload::Baseline),
+        Some(_) => Some(Workload::AcquireToken),
+        None => None,
+    };
+    let wanted = |w: Workload| only.is_none_or(|o| o == w);
     for w in [Workload::Baseline, Workload::AcquireToken] {
+        if !wanted(w) {
+            continue;
+        }
         let warm = round(bench, w, args.concurrency, args.warmup_secs).await;
         anyhow::ensure!(
             !warm.latencies_us.is_empty(),
@@ -114,16 +123,20 @@ pub async fn run(bench: &Bench, args: &Args) -> anyhow::Result<Results> {
         acquire: Samples::default(),
     };
     for _ in 0..args.rounds {
-        let b = round(bench, Workload::Baseline, args.concurrency, args.round_secs).await;
-        merge(&mut results.baseline, b);
-        let a = round(
-            bench,
-            Workload::AcquireToken,
-            args.concurrency,
-            args.round_secs,
-        )
-        .await;
-        merge(&mut results.acquire, a);
+        if wanted(Workload::Baseline) {
+            let b = round(bench, Workload::Baseline, args.concurrency, args.round_secs).await;
+            merge(&mut results.baseline, b);
+        }
+        if wanted(Workload::AcquireToken) {
+            let a = round(
+                bench,
+                Workload::AcquireToken,
+                args.concurrency,
+                args.round_secs,
+            )
+            .await;
+            merge(&mut results.acquire, a);
+        }
     }
     Ok(results)
 }

@@ -36,6 +36,9 @@ pub struct Args {
     /// Audit fsync policy: `always` (fsync each group commit, the default) or `never`.
     #[arg(long, default_value = "always")]
     pub fsync: String,
+    /// Run only one workload (`baseline` or `acquire`), for profiling; no ratio is reported.
+    #[arg(long, value_parser = ["baseline", "acquire"])]
+    pub only: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {

@@ -8,6 +8,7 @@
 //! - [`policy`] — the role policy file (role → SPIFFE ID patterns → methods), default deny.
 //! - [`tls`] — rustls (ring) mTLS server/client configurations from PEM files; tonic channels.
 //! - [`authz`] — the tower layer that authorizes every RPC by full method name; refusal observer.
+//! - [`coalesce`] — write coalescing below TLS: one system call per burst of HTTP/2 frames.
 //! - [`server`] — the mTLS accept loop and [`server::serve`]: policy layer, health, reflection, drain.
 //! - [`config`] — TOML + environment overrides into typed structs; unknown keys rejected; all errors at once.
 //! - [`telemetry`] — tracing setup (JSON or human).
@@ -15,6 +16,7 @@
 //! - [`audit`] — the audit log format: hash-chained records, fingerprints, checkpoints, verification.
 
 pub mod catalogue;
+pub mod coalesce;
 pub mod secret;
 
 pub use catalogue::{AirlockError, ErrorCode};

@@ -24,6 +24,7 @@ use tonic::transport::server::Connected;
 
 use crate::{
     authz::{AccessObserver, AuthorizeLayer},
+    coalesce::CoalescingStream,
     identity::{PeerInfo, SpiffeId},
     policy::RolePolicy,
 };
@@ -33,7 +34,7 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An accepted, verified mTLS connection.
 pub struct MtlsStream {
-    inner: TlsStream<TcpStream>,
+    inner: TlsStream<CoalescingStream>,
     peer: PeerInfo,
 }
 
@@ -159,8 +160,9 @@ async fn handshake(
     addr: SocketAddr,
 ) -> Result<MtlsStream, String> {
     let _ = tcp.set_nodelay(true);
+    // Coalescing below TLS: each response's frames leave in one system call.
     let tls = acceptor
-        .accept(tcp)
+        .accept(CoalescingStream::new(tcp))
         .await
         .map_err(|e| describe_tls_error(&e))?;
     let (_, conn) = tls.get_ref();

@@ -275,7 +275,7 @@ pub enum ConnectError {
 
 type Connector = tower::util::BoxCloneSyncService<
     http::Uri,
-    hyper_util::rt::TokioIo<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+    hyper_util::rt::TokioIo<tokio_rustls::client::TlsStream<crate::coalesce::CoalescingStream>>,
     io::Error,
 >;
 
@@ -306,6 +306,8 @@ fn endpoint(
         async move {
             let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
             tcp.set_nodelay(true)?;
+            // Coalescing below TLS: each request's frames leave in one system call.
+            let tcp = crate::coalesce::CoalescingStream::new(tcp);
             let tls = connector.connect(server_name, tcp).await?;
             Ok::<_, io::Error>(hyper_util::rt::TokioIo::new(tls))
         }
