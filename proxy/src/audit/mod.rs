@@ -27,7 +27,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use airlock_shared::{
     SecretBytes,
-    audit::{AuditEvent, fingerprint::FingerprintKey},
+    audit::{AuditEvent, chain::Prepared, fingerprint::FingerprintKey},
 };
 use ring::signature::Ed25519KeyPair;
 use serde::Deserialize;
@@ -142,7 +142,8 @@ pub(crate) enum Msg {
 }
 
 pub(crate) struct Job {
-    pub(crate) event: AuditEvent,
+    /// Serialized by the caller, so the single writer only frames and hashes.
+    pub(crate) event: Prepared,
     pub(crate) deadline: std::time::Instant,
     pub(crate) ack: oneshot::Sender<Result<Receipt, AuditError>>,
 }
@@ -222,7 +223,7 @@ impl AuditLog {
         let deadline = std::time::Instant::now() + self.deadline;
         let (ack, done) = oneshot::channel();
         let job = Job {
-            event,
+            event: Prepared::new(&event),
             deadline,
             ack,
         };

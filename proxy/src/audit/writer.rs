@@ -13,7 +13,7 @@ use std::{
 };
 
 use airlock_shared::audit::{
-    chain::seal,
+    chain::{seal, seal_prepared},
     checkpoint::{self, Checkpoint},
     format_ts,
 };
@@ -223,7 +223,7 @@ fn write_batch(batch: Vec<Job>, acker: &Acker, sinks: &mut [Box<dyn Sink>], end:
         .enumerate()
         .map(|(i, job)| {
             let seq = end.seq + 1 + i as u64;
-            let (line, hash) = seal(&job.event, seq, ts.clone(), &prev);
+            let (line, hash) = seal_prepared(&job.event, seq, &ts, &prev);
             prev = hash.clone();
             receipts.push(Receipt { seq, hash });
             line

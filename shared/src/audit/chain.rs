@@ -21,33 +21,81 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(digest::digest(&digest::SHA256, bytes).as_ref())
 }
 
+/// The event-specific members of a record (`"event"` … `"details"`), serialized once, where
+/// the event is created: callers prepare in parallel and the single writer only frames and
+/// hashes. [`seal_prepared`] of a `Prepared` is byte-identical to [`seal`] of its event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared(String);
+
+/// The borrowed middle of an [`AuditRecord`], in its field order.
+#[derive(serde::Serialize)]
+struct EventMembers<'a> {
+    event: &'a str,
+    actor: &'a super::Actor,
+    connection_id: &'a Option<String>,
+    job_id: &'a Option<String>,
+    session_id: &'a Option<String>,
+    cmdlets: &'a [String],
+    outcome: super::Outcome,
+    reason: &'a Option<String>,
+    fingerprints: &'a BTreeMap<String, String>,
+    details: &'a BTreeMap<String, String>,
+}
+
+impl Prepared {
+    /// Serializes `event`'s members.
+    pub fn new(event: &AuditEvent) -> Self {
+        let members = EventMembers {
+            event: &event.event,
+            actor: &event.actor,
+            connection_id: &event.connection_id,
+            job_id: &event.job_id,
+            session_id: &event.session_id,
+            cmdlets: &event.cmdlets,
+            outcome: event.outcome,
+            reason: &event.reason,
+            fingerprints: &event.fingerprints,
+            details: &event.details,
+        };
+        // Serializing plain strings, maps and options cannot fail.
+        let mut json = serde_json::to_string(&members).unwrap_or_else(|_| "{}".into());
+        // `{members}` → `members`.
+        json.pop();
+        json.remove(0);
+        Self(json)
+    }
+}
+
+/// Appends `s` as a JSON string.
+fn push_json_str(out: &mut String, s: &str) {
+    // A string always serializes.
+    out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
+}
+
 /// Seals `event` as record `seq` at time `ts` after the record whose hash is `prev`. Returns the
 /// line (without newline) and its hash.
 pub fn seal(event: &AuditEvent, seq: u64, ts: String, prev: &str) -> (String, String) {
-    let record = AuditRecord {
-        seq,
-        ts,
-        event: event.event.clone(),
-        actor: event.actor.clone(),
-        connection_id: event.connection_id.clone(),
-        job_id: event.job_id.clone(),
-        session_id: event.session_id.clone(),
-        cmdlets: event.cmdlets.clone(),
-        outcome: event.outcome,
-        reason: event.reason.clone(),
-        fingerprints: event.fingerprints.clone(),
-        details: event.details.clone(),
-        prev: prev.to_owned(),
-        hash: String::new(),
-    };
-    // Serializing plain strings, maps and options cannot fail.
-    let full = serde_json::to_string(&record).unwrap_or_default();
-    let unsealed = format!(
-        "{}}}",
-        full.strip_suffix(",\"hash\":\"\"}").unwrap_or(&full)
-    );
-    let hash = sha256_hex(unsealed.as_bytes());
-    let line = format!("{},\"hash\":\"{hash}\"}}", &unsealed[..unsealed.len() - 1]);
+    seal_prepared(&Prepared::new(event), seq, &ts, prev)
+}
+
+/// [`seal`] for an already [`Prepared`] event: the line is `{"seq":…,"ts":…,` + the event's
+/// members + `,"prev":…}` hashed with SHA-256, then `,"hash":…` inserted before the final
+/// brace.
+pub fn seal_prepared(event: &Prepared, seq: u64, ts: &str, prev: &str) -> (String, String) {
+    use std::fmt::Write as _;
+    let mut line = String::with_capacity(event.0.len() + ts.len() + 2 * 64 + 48);
+    let _ = write!(line, "{{\"seq\":{seq},\"ts\":");
+    push_json_str(&mut line, ts);
+    line.push(',');
+    line.push_str(&event.0);
+    line.push_str(",\"prev\":");
+    push_json_str(&mut line, prev);
+    line.push('}');
+    let hash = sha256_hex(line.as_bytes());
+    line.pop();
+    line.push_str(",\"hash\":\"");
+    line.push_str(&hash);
+    line.push_str("\"}");
     (line, hash)
 }
 

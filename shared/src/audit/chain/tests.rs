@@ -68,6 +68,40 @@ fn known_answer_pins_the_format() {
     assert_eq!(hash, KAT_HASH);
 }
 
+/// The hand-framed line is exactly serde's serialization of the full record, for every
+/// field filled in and values that need escaping.
+#[test]
+fn prepared_sealing_matches_the_record_serialization() {
+    let mut e = event(7);
+    e.session_id = Some("s-\"quoted\"\n\u{7}".into());
+    e.reason = Some("HANDLE_REVOKED".into());
+    e.cmdlets = vec!["Get-Mailbox".into(), "Set-Mailbox \\ ü".into()];
+    e.fingerprints.insert("token".into(), "ab".repeat(32));
+    e.details.insert("z".into(), "\u{2028}".into());
+    e.details.insert("a".into(), String::new());
+    let ts = "2026-11-26T04:00:07.000007Z";
+    let (line, hash) = seal_prepared(&Prepared::new(&e), 7, ts, &"f".repeat(64));
+    let record = AuditRecord {
+        seq: 7,
+        ts: ts.into(),
+        event: e.event.clone(),
+        actor: e.actor.clone(),
+        connection_id: e.connection_id.clone(),
+        job_id: e.job_id.clone(),
+        session_id: e.session_id.clone(),
+        cmdlets: e.cmdlets.clone(),
+        outcome: e.outcome,
+        reason: e.reason.clone(),
+        fingerprints: e.fingerprints.clone(),
+        details: e.details.clone(),
+        prev: "f".repeat(64),
+        hash: hash.clone(),
+    };
+    assert_eq!(line, serde_json::to_string(&record).unwrap());
+    assert_eq!(open_line(&line).unwrap(), record);
+    assert_eq!(seal(&e, 7, ts.into(), &"f".repeat(64)), (line, hash));
+}
+
 const KAT_HASH: &str = "2c01e9a9cc07d6588022d141c82042d27fc9d401a85fcc202eaef353761d9d8b";
 
 #[test]
