@@ -36,6 +36,9 @@ pub struct Args {
     /// Audit fsync policy: `always` (fsync each group commit, the default) or `never`.
     #[arg(long, default_value = "always")]
     pub fsync: String,
+    /// Audit group-commit delay in microseconds (the proxy's `[audit] commit_delay_us`; 0 = off).
+    #[arg(long, default_value_t = airlock_proxy::audit::writer::DEFAULT_COMMIT_DELAY_US)]
+    pub commit_delay_us: u64,
     /// Run only one workload (`baseline` or `acquire`), for profiling; no ratio is reported.
     #[arg(long, value_parser = ["baseline", "acquire"])]
     pub only: Option<String>,
@@ -56,7 +59,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let report = runtime.block_on(async {
-        let bench = setup::Bench::start(fsync, args.channels).await?;
+        let bench = setup::Bench::start(fsync, args.commit_delay_us, args.channels).await?;
         let load_before = report::loadavg();
         let results = load::run(&bench, &args).await?;
         let load_after = report::loadavg();

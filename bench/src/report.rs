@@ -40,6 +40,8 @@ pub struct Report {
     pub acquire_token: Figures,
     /// Audit fsync policy in force.
     pub audit_fsync: &'static str,
+    /// Audit group-commit delay, microseconds.
+    pub audit_commit_delay_us: u64,
     /// Audit records written during the run (chain verified).
     pub audit_records: u64,
     /// Calls in flight.
@@ -114,6 +116,7 @@ impl Report {
             } else {
                 "always"
             },
+            audit_commit_delay_us: args.commit_delay_us,
             audit_records,
             concurrency: args.concurrency,
             channels: args.channels,
@@ -141,11 +144,12 @@ impl Report {
             _ => "no ratio: --only ran one workload".to_owned(),
         };
         format!(
-            "airlock-bench ({} CPUs, concurrency {}, {} channels, audit fsync {}, load {:?} → {:?})\n{}\n{}\n  {verdict}\n  audit records written and chain-verified: {}",
+            "airlock-bench ({} CPUs, concurrency {}, {} channels, audit fsync {}, commit delay {} µs, load {:?} → {:?})\n{}\n{}\n  {verdict}\n  audit records written and chain-verified: {}",
             self.cpus,
             self.concurrency,
             self.channels,
             self.audit_fsync,
+            self.audit_commit_delay_us,
             self.loadavg_before,
             self.loadavg_after,
             line("empty call (Health)", &self.baseline),

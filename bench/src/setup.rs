@@ -42,7 +42,11 @@ async fn channel(dir: &Path, name: &str, port: u16) -> anyhow::Result<Channel> {
 
 impl Bench {
     /// Starts everything and prepares one connection and one handle.
-    pub async fn start(fsync: FsyncPolicy, channels: usize) -> anyhow::Result<Self> {
+    pub async fn start(
+        fsync: FsyncPolicy,
+        commit_delay_us: u64,
+        channels: usize,
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("airlock-bench").tempdir()?;
         let d = dir.path();
         let pki = airlockctl::pki::DevPki::generate("airlock.local", 1)?;
@@ -67,6 +71,7 @@ impl Bench {
             audit: AuditConfig {
                 dir: d.join("audit"),
                 fsync,
+                commit_delay_us,
                 ..Default::default()
             },
         };

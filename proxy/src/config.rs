@@ -25,6 +25,7 @@
 //! write_deadline_ms = 2000      # fail requests with AUDIT_UNAVAILABLE after this
 //! stdout = false                # also print each line (container log shipping)
 //! checkpoint_interval_secs = 60 # signed checkpoints; 0 = only at shutdown
+//! commit_delay_us = 400         # group commit under load: wait this long for more events; 0 = off
 //! ```
 
 use std::net::SocketAddr;
@@ -209,6 +210,14 @@ impl Validate for ProxyConfig {
         if !(10..=60_000).contains(&self.audit.write_deadline_ms) {
             problems.push("audit.write_deadline_ms: must be 10 to 60000".into());
         }
+        if self.audit.commit_delay_us > 100_000
+            || self.audit.commit_delay_us / 1000 >= self.audit.write_deadline_ms / 2
+        {
+            problems.push(
+                "audit.commit_delay_us: at most 100000 (100 ms) and under half of write_deadline_ms; 0 turns it off"
+                    .into(),
+            );
+        }
     }
 }
 
@@ -268,5 +277,28 @@ mod tests {
         assert!(all.contains("bogus"), "{all}");
         assert!(all.contains("policy_file"), "{all}");
         assert!(all.contains("http_timeout_secs"), "{all}");
+    }
+
+    #[test]
+    fn commit_delay_is_bounded_by_the_write_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |audit: &str| {
+            airlock_shared::config::load_str::<ProxyConfig>(
+                &(text(dir.path()) + "[audit]\n" + audit),
+                "t",
+                ENV_PREFIX,
+                &BTreeMap::new(),
+            )
+        };
+        let c = load("").unwrap();
+        assert_eq!(c.audit.commit_delay(), Duration::from_micros(400));
+        assert!(load("commit_delay_us = 0\n").is_ok(), "0 turns it off");
+        for bad in [
+            "commit_delay_us = 100001\n",
+            "write_deadline_ms = 10\ncommit_delay_us = 5000\n",
+        ] {
+            let err = load(bad).unwrap_err().to_string();
+            assert!(err.contains("audit.commit_delay_us"), "{bad}: {err}");
+        }
     }
 }

@@ -211,7 +211,10 @@ pub async fn open_with_sinks(
             sinks,
             audit::recover::chain_end(&config.audit_dir())?,
             None,
-            config.audit.write_deadline(),
+            audit::writer::Timing {
+                deadline: config.audit.write_deadline(),
+                commit_delay: config.audit.commit_delay(),
+            },
             &keys.fingerprint,
         ),
     };

@@ -197,7 +197,7 @@ async fn after_a_failure_the_chain_continues_without_a_gap() {
         vec![Box::new(Flaky(fail.clone(), lines.clone()))],
         recover::ChainEnd::genesis(),
         None,
-        Duration::from_secs(2),
+        writer::Timing::deadline(Duration::from_secs(2)),
         &key(),
     );
     log.append(event(1)).await.unwrap();
@@ -242,7 +242,7 @@ async fn a_blocked_sink_fails_requests_at_the_deadline_and_records_nothing_for_t
         vec![Box::new(Blocking(gate.clone(), lines.clone()))],
         recover::ChainEnd::genesis(),
         None,
-        deadline,
+        writer::Timing::deadline(deadline),
         &key(),
     );
     let started = Instant::now();
@@ -330,4 +330,99 @@ async fn fingerprints_are_keyed_and_never_the_value() {
     let (log, _w) = AuditLog::open(&config(dir.path()), &key(), None).unwrap();
     let fp = log.fingerprint(b"eyJ.secret.token");
     assert!(fp.starts_with("hmac-sha256:") && !fp.contains("secret"));
+}
+
+/// Records the size of every batch; holds writes while `gate` is closed; counts batches that
+/// reached it.
+struct Batches(
+    Arc<(Mutex<bool>, Condvar)>,
+    Arc<Mutex<Vec<usize>>>,
+    Arc<std::sync::atomic::AtomicUsize>,
+);
+
+impl Sink for Batches {
+    fn write_batch(&mut self, _first: u64, lines: &[String]) -> io::Result<()> {
+        self.2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let (lock, cv) = &*self.0;
+        let mut open = lock.lock().unwrap();
+        while !*open {
+            open = cv.wait(open).unwrap();
+        }
+        self.1.lock().unwrap().push(lines.len());
+        Ok(())
+    }
+}
+
+/// Batch sizes for: one event (blocked) with 9 queued behind it, then two events 50 ms apart.
+async fn batch_sizes(commit_delay: Duration) -> Vec<usize> {
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let sizes = Arc::new(Mutex::new(vec![]));
+    let entered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (log, _w) = AuditLog::start(
+        vec![Box::new(Batches(
+            gate.clone(),
+            sizes.clone(),
+            entered.clone(),
+        ))],
+        recover::ChainEnd::genesis(),
+        None,
+        writer::Timing {
+            deadline: Duration::from_secs(10),
+            commit_delay,
+        },
+        &key(),
+    );
+    let spawn = |i| {
+        let log = log.clone();
+        tokio::spawn(async move { log.append(event(i)).await.map(|r| r.seq) })
+    };
+    let mut calls = vec![spawn(0)];
+    // The first reaches the (blocked) sink alone; then nine queue behind it.
+    while entered.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    calls.extend((1..10).map(spawn));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    {
+        let (lock, cv) = &*gate;
+        *lock.lock().unwrap() = true;
+        cv.notify_all();
+    }
+    for c in calls.drain(..) {
+        c.await.unwrap().unwrap();
+    }
+    // The previous batch (nine) showed concurrent callers: with a delay, the writer waits
+    // and the second event, 50 ms later, joins the first one's batch.
+    let a = spawn(10);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let b = spawn(11);
+    a.await.unwrap().unwrap();
+    b.await.unwrap().unwrap();
+    sizes.lock().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_load_the_writer_waits_briefly_to_group_more_events() {
+    assert_eq!(batch_sizes(Duration::from_secs(1)).await, [1, 9, 2]);
+    assert_eq!(batch_sizes(Duration::ZERO).await, [1, 9, 1, 1]);
+}
+
+#[tokio::test]
+async fn a_lone_caller_is_never_delayed_by_group_commit() {
+    let lines = Arc::new(Mutex::new(vec![]));
+    let (log, _w) = AuditLog::start(
+        vec![Box::new(Flaky(Arc::new(Mutex::new(false)), lines.clone()))],
+        recover::ChainEnd::genesis(),
+        None,
+        // A delay far beyond the deadline: any wait would fail the appends.
+        writer::Timing {
+            deadline: Duration::from_millis(500),
+            commit_delay: Duration::from_secs(30),
+        },
+        &key(),
+    );
+    for i in 1..=20 {
+        assert_eq!(log.append(event(i)).await.unwrap().seq, i as u64);
+    }
+    assert_eq!(lines.lock().unwrap().len(), 20);
 }

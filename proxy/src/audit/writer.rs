@@ -25,6 +25,35 @@ use super::{AuditError, Job, Msg, Receipt, recover::ChainEnd, sink::Sink};
 /// Most events in one batch.
 const MAX_BATCH: usize = 4096;
 
+/// Default group-commit delay, microseconds (`[audit] commit_delay_us`).
+pub const DEFAULT_COMMIT_DELAY_US: u64 = 400;
+
+/// A previous batch at least this big means several callers are appending at once: only then
+/// does the writer wait for more (PostgreSQL's `commit_siblings`, measured per batch).
+const COMMIT_SIBLINGS: usize = 8;
+
+/// With this many events already queued, the writer does not wait.
+const COMMIT_FULL: usize = 32;
+
+/// The writer's timing.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// How long a caller waits for its event before AUDIT_UNAVAILABLE.
+    pub deadline: Duration,
+    /// Group-commit delay under load (zero: never wait).
+    pub commit_delay: Duration,
+}
+
+impl Timing {
+    /// The given deadline, no commit delay (tests).
+    pub fn deadline(deadline: Duration) -> Self {
+        Self {
+            deadline,
+            commit_delay: Duration::ZERO,
+        }
+    }
+}
+
 /// Joins the writer thread.
 #[derive(Debug)]
 pub struct WriterHandle(Option<std::thread::JoinHandle<()>>);
@@ -150,12 +179,42 @@ pub(crate) fn spawn(
     sinks: Vec<Box<dyn Sink>>,
     end: ChainEnd,
     checkpoints: Option<Checkpointer>,
+    commit_delay: Duration,
 ) -> WriterHandle {
     let thread = std::thread::Builder::new()
         .name("airlock-audit".into())
-        .spawn(move || run(rx, acker, sinks, end, checkpoints))
+        .spawn(move || run(rx, acker, sinks, end, checkpoints, commit_delay))
         .ok();
     WriterHandle(thread)
+}
+
+/// What one round of the writer collected.
+#[derive(Default)]
+struct Collected {
+    batch: Vec<Job>,
+    late: Vec<u64>,
+    closed: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Collected {
+    /// Takes `first` and then everything already queued (up to [`MAX_BATCH`], stopping at a
+    /// close request).
+    fn drain(&mut self, rx: &mut mpsc::Receiver<Msg>, first: Option<Msg>) {
+        let mut next = first.or_else(|| rx.try_recv().ok());
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Append(job) => self.batch.push(*job),
+                Msg::Late(seqs) => self.late.extend(seqs),
+                Msg::Close(ack) => {
+                    self.closed = Some(ack);
+                    return;
+                }
+            }
+            if self.batch.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+    }
 }
 
 fn run(
@@ -164,25 +223,30 @@ fn run(
     mut sinks: Vec<Box<dyn Sink>>,
     mut end: ChainEnd,
     mut checkpoints: Option<Checkpointer>,
+    commit_delay: Duration,
 ) {
     let mut closed = None;
+    let mut last_batch = 0;
     while let Some(first) = rx.blocking_recv() {
-        let mut batch = Vec::new();
-        let mut late = Vec::new();
-        let mut next = Some(first);
-        while let Some(msg) = next.take() {
-            match msg {
-                Msg::Append(job) => batch.push(*job),
-                Msg::Late(seqs) => late.extend(seqs),
-                Msg::Close(ack) => {
-                    closed = Some(ack);
-                    break;
-                }
-            }
-            if batch.len() < MAX_BATCH {
-                next = rx.try_recv().ok();
-            }
+        let mut c = Collected::default();
+        c.drain(&mut rx, Some(first));
+        // Group commit under load: callers are arriving concurrently, so waiting a moment
+        // lets this write and fsync cover many more of them. Never for a lone caller.
+        if !commit_delay.is_zero()
+            && c.closed.is_none()
+            && last_batch >= COMMIT_SIBLINGS
+            && c.batch.len() < COMMIT_FULL
+        {
+            std::thread::sleep(commit_delay);
+            c.drain(&mut rx, None);
         }
+        last_batch = c.batch.len();
+        let Collected {
+            batch,
+            late,
+            closed: close,
+        } = c;
+        closed = close;
         if !late.is_empty() {
             write_late(&late, &mut sinks, &mut end);
         }
