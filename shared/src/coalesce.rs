@@ -42,6 +42,9 @@ use tokio::{
 /// Above this many buffered bytes, writes wait for the writer task.
 pub const HIGH_WATER: usize = 256 * 1024;
 
+/// Largest write buffer kept for reuse between bursts.
+const KEEP_CAPACITY: usize = 64 * 1024;
+
 /// After the stream is dropped, how long the writer task keeps trying to send what was
 /// already handed to it.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -260,8 +263,12 @@ async fn write_loop<W: AsyncWrite + Unpin>(shared: Arc<Shared>, mut writer: W) {
             Next::Exit => return,
             Next::Write(mut out) => {
                 let r = write_all(&shared, &mut writer, &out).await;
-                out.clear();
-                spare = out;
+                // Reuse the buffer for the next burst, unless a big one left it large: idle
+                // connections should not each keep hundreds of KiB.
+                if out.capacity() <= KEEP_CAPACITY {
+                    out.clear();
+                    spare = out;
+                }
                 r
             }
             Next::Shutdown => {
