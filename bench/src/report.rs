@@ -102,7 +102,9 @@ impl Report {
     ) -> Self {
         let baseline = figures(r.baseline);
         let acquire_token = figures(r.acquire);
-        let ratio = (args.only.is_none())
+        let ratio = args
+            .only
+            .is_none()
             .then(|| acquire_token.throughput_per_sec / baseline.throughput_per_sec.max(1e-9));
         Self {
             benchmark: "cached AcquireToken over mTLS with audit on vs empty mTLS gRPC call (health Check), same server",

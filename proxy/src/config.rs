@@ -291,7 +291,7 @@ mod tests {
             )
         };
         let c = load("").unwrap();
-        assert_eq!(c.audit.commit_delay(), Duration::from_micros(400));
+        assert_eq!(c.audit.timing().commit_delay, Duration::from_micros(400));
         assert!(load("commit_delay_us = 0\n").is_ok(), "0 turns it off");
         for bad in [
             "commit_delay_us = 100001\n",

@@ -211,10 +211,7 @@ pub async fn open_with_sinks(
             sinks,
             audit::recover::chain_end(&config.audit_dir())?,
             None,
-            audit::writer::Timing {
-                deadline: config.audit.write_deadline(),
-                commit_delay: config.audit.commit_delay(),
-            },
+            config.audit.timing(),
             &keys.fingerprint,
         ),
     };

@@ -131,7 +131,7 @@ fn stored_error(e: &(io::ErrorKind, String)) -> io::Error {
 }
 
 impl<R> CoalescingStream<R> {
-    fn append(&self, cx: &mut Context<'_>, bufs: &[&[u8]]) -> Poll<io::Result<usize>> {
+    fn append(&self, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
         let mut st = self.shared.lock();
         if let Some(e) = &st.error {
             return Poll::Ready(Err(stored_error(e)));
@@ -178,7 +178,7 @@ impl<R: Unpin> AsyncWrite for CoalescingStream<R> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.append(cx, &[buf])
+        self.append(cx, &[io::IoSlice::new(buf)])
     }
 
     fn poll_write_vectored(
@@ -186,8 +186,7 @@ impl<R: Unpin> AsyncWrite for CoalescingStream<R> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let slices: Vec<&[u8]> = bufs.iter().map(|b| &**b).collect();
-        self.append(cx, &slices)
+        self.append(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {

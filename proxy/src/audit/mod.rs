@@ -92,9 +92,12 @@ impl AuditConfig {
         Duration::from_millis(self.write_deadline_ms)
     }
 
-    /// The group-commit delay.
-    pub fn commit_delay(&self) -> Duration {
-        Duration::from_micros(self.commit_delay_us)
+    /// The writer's timing: write deadline and group-commit delay.
+    pub fn timing(&self) -> writer::Timing {
+        writer::Timing {
+            deadline: self.write_deadline(),
+            commit_delay: Duration::from_micros(self.commit_delay_us),
+        }
     }
 }
 
@@ -201,10 +204,7 @@ impl AuditLog {
             sinks,
             state,
             checkpoints,
-            writer::Timing {
-                deadline: config.write_deadline(),
-                commit_delay: config.commit_delay(),
-            },
+            config.timing(),
             fingerprint_key,
         ))
     }

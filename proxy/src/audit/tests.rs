@@ -218,16 +218,29 @@ async fn after_a_failure_the_chain_continues_without_a_gap() {
     assert_eq!(verify(dir.path()).records, 2);
 }
 
+/// A gate test sinks wait at until the test opens it.
+type Gate = Arc<(Mutex<bool>, Condvar)>;
+
+fn wait_open(gate: &Gate) {
+    let (lock, cv) = &**gate;
+    let mut open = lock.lock().unwrap();
+    while !*open {
+        open = cv.wait(open).unwrap();
+    }
+}
+
+fn open_gate(gate: &Gate) {
+    let (lock, cv) = &**gate;
+    *lock.lock().unwrap() = true;
+    cv.notify_all();
+}
+
 /// A sink that blocks until released.
-struct Blocking(Arc<(Mutex<bool>, Condvar)>, Arc<Mutex<Vec<String>>>);
+struct Blocking(Gate, Arc<Mutex<Vec<String>>>);
 
 impl Sink for Blocking {
     fn write_batch(&mut self, _first: u64, lines: &[String]) -> io::Result<()> {
-        let (lock, cv) = &*self.0;
-        let mut released = lock.lock().unwrap();
-        while !*released {
-            released = cv.wait(released).unwrap();
-        }
+        wait_open(&self.0);
         self.1.lock().unwrap().extend(lines.iter().cloned());
         Ok(())
     }
@@ -258,11 +271,7 @@ async fn a_blocked_sink_fails_requests_at_the_deadline_and_records_nothing_for_t
     );
     // Unblock: the first batch (already being written) lands, followed by an `audit.late`
     // record naming it (its caller was refused); the expired second is dropped.
-    {
-        let (lock, cv) = &*gate;
-        *lock.lock().unwrap() = true;
-        cv.notify_all();
-    }
+    open_gate(&gate);
     log.append(event(3)).await.unwrap();
     let mut written = lines.lock().unwrap().clone();
     for _ in 0..100 {
@@ -335,7 +344,7 @@ async fn fingerprints_are_keyed_and_never_the_value() {
 /// Records the size of every batch; holds writes while `gate` is closed; counts batches that
 /// reached it.
 struct Batches(
-    Arc<(Mutex<bool>, Condvar)>,
+    Gate,
     Arc<Mutex<Vec<usize>>>,
     Arc<std::sync::atomic::AtomicUsize>,
 );
@@ -343,11 +352,7 @@ struct Batches(
 impl Sink for Batches {
     fn write_batch(&mut self, _first: u64, lines: &[String]) -> io::Result<()> {
         self.2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let (lock, cv) = &*self.0;
-        let mut open = lock.lock().unwrap();
-        while !*open {
-            open = cv.wait(open).unwrap();
-        }
+        wait_open(&self.0);
         self.1.lock().unwrap().push(lines.len());
         Ok(())
     }
@@ -355,7 +360,7 @@ impl Sink for Batches {
 
 /// Batch sizes for: one event (blocked) with 9 queued behind it, then two events 300 ms apart.
 async fn batch_sizes(commit_delay: Duration) -> Vec<usize> {
-    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let gate: Gate = Arc::new((Mutex::new(false), Condvar::new()));
     let sizes = Arc::new(Mutex::new(vec![]));
     let entered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let (log, _w) = AuditLog::start(
@@ -383,11 +388,7 @@ async fn batch_sizes(commit_delay: Duration) -> Vec<usize> {
     }
     calls.extend((1..10).map(spawn));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    {
-        let (lock, cv) = &*gate;
-        *lock.lock().unwrap() = true;
-        cv.notify_all();
-    }
+    open_gate(&gate);
     for c in calls.drain(..) {
         c.await.unwrap().unwrap();
     }

@@ -241,17 +241,12 @@ fn run(
             c.drain(&mut rx, None);
         }
         last_batch = c.batch.len();
-        let Collected {
-            batch,
-            late,
-            closed: close,
-        } = c;
-        closed = close;
-        if !late.is_empty() {
-            write_late(&late, &mut sinks, &mut end);
+        if !c.late.is_empty() {
+            write_late(&c.late, &mut sinks, &mut end);
         }
-        write_batch(batch, &acker, &mut sinks, &mut end);
-        if closed.is_some() {
+        write_batch(c.batch, &acker, &mut sinks, &mut end);
+        if c.closed.is_some() {
+            closed = c.closed;
             break;
         }
         if let Some(cp) = checkpoints.as_mut() {
