@@ -8,6 +8,10 @@
 //! - [`load`] — closed-loop load with latency recording, alternating rounds.
 //! - [`report`] — percentiles, the ratio, JSON and the summary.
 
+/// The allocator the `airlock-proxy` binary uses, so the proxy here runs as it does there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod load;
 mod report;
 mod setup;

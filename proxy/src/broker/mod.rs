@@ -16,8 +16,9 @@ use tonic::{Request, Response, Status};
 
 use crate::admin::convert::timestamp;
 use crate::audit::{AuditLog, names, record};
+use crate::sessions::SessionVerifier;
 use crate::sessions::handle::MAX_HANDLE_BYTES;
-use crate::sessions::{SessionVerifier, VerifiedSession};
+use crate::sessions::verified::VerifiedHandle;
 use crate::tokens::TokenCache;
 
 /// The service. Cheap to clone.
@@ -45,18 +46,20 @@ impl TokenBroker {
         actor: Actor,
         outcome: Outcome,
         handle: &str,
-        session: Option<&VerifiedSession>,
+        session: Option<&VerifiedHandle>,
     ) -> AuditEvent {
         let mut ev = AuditEvent::new(name, actor, outcome);
+        let fingerprint = || self.audit.fingerprint(handle.as_bytes());
         if let Some(s) = session {
             ev.connection_id = Some(s.connection_id.to_string());
             ev.job_id = Some(s.job_id.clone());
             ev.session_id = Some(s.session_id.to_string());
             ev.cmdlets = s.cmdlets.clone();
-        }
-        if handle.len() <= MAX_HANDLE_BYTES {
+            // Verified handles are within MAX_HANDLE_BYTES; the fingerprint is kept with them.
             ev.fingerprints
-                .insert("handle".into(), self.audit.fingerprint(handle.as_bytes()));
+                .insert("handle".into(), s.fingerprint(fingerprint).to_owned());
+        } else if handle.len() <= MAX_HANDLE_BYTES {
+            ev.fingerprints.insert("handle".into(), fingerprint());
         } else {
             ev.details
                 .insert("handle_bytes".into(), handle.len().to_string());
@@ -92,7 +95,7 @@ impl TokenBrokerService for TokenBroker {
                     actor,
                     Outcome::Denied,
                     &handle,
-                    session.as_ref(),
+                    session.as_deref(),
                 );
                 let mut ev = ev;
                 ev.outcome = record::outcome_of(e.to_airlock().code());
@@ -107,7 +110,7 @@ impl TokenBrokerService for TokenBroker {
                     actor,
                     Outcome::Error,
                     &handle,
-                    Some(&session),
+                    Some(&*session),
                 );
                 for (k, v) in err.metadata() {
                     ev.details.insert(k.clone(), v.clone());
@@ -120,24 +123,24 @@ impl TokenBrokerService for TokenBroker {
             actor,
             Outcome::Allowed,
             &handle,
-            Some(&session),
+            Some(&*session),
         );
-        let value = token.value.expose_secret();
+        let fingerprint = token.fingerprint(|value| self.audit.fingerprint(value));
         ev.fingerprints
-            .insert("token".into(), self.audit.fingerprint(value.as_bytes()));
+            .insert("token".into(), fingerprint.to_owned());
         self.audit
             .append(ev)
             .await
             .map_err(|e| e.to_airlock().to_status())?;
         Ok(Response::new(pb::AcquireTokenResponse {
-            access_token: value.to_owned(),
+            access_token: token.value.expose_secret().to_owned(),
             expire_time: Some(timestamp(token.expires_at_utc)),
-            tenant_id: conn.tenant_id,
-            organization: conn.organization,
-            exchange_endpoint: conn.exchange_host,
-            allowed_cmdlets: session.cmdlets,
+            tenant_id: conn.tenant_id.clone(),
+            organization: conn.organization.clone(),
+            exchange_endpoint: conn.exchange_host.clone(),
+            allowed_cmdlets: session.cmdlets.clone(),
             session_id: session.session_id.to_string(),
-            job_id: session.job_id,
+            job_id: session.job_id.clone(),
             connection_id: session.connection_id.to_string(),
         }))
     }

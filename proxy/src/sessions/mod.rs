@@ -5,7 +5,8 @@
 //! - [`verify`] — [`SessionVerifier`], the **one** place that decides whether a handle may be
 //!   used (signature, binding, expiry, revocation, connection) and whether a cmdlet is on its
 //!   allow-list. The token broker calls it; the planned Exchange relay will too.
-//! - [`verified`] — a bounded cache of handles whose signature verified (constant-time match).
+//! - [`verified`] — a bounded cache of handles whose signature verified, with their audit
+//!   fingerprints.
 //! - [`service`] — SessionBroker (orchestrator role): MintSession, RevokeSession.
 //! - this file — [`Revocations`]: revoked sessions, persisted in the store until the handles
 //!   would have expired, mirrored in memory for the hot path.

@@ -2,6 +2,7 @@
 //! cmdlet allow-list check. Errors are coarse on purpose: none says whether another session or
 //! connection exists.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use airlock_shared::identity::SpiffeId;
@@ -11,6 +12,7 @@ use time::OffsetDateTime;
 
 use super::Revocations;
 use super::handle::{self, Claims, FormatError};
+use super::verified::VerifiedHandle;
 use crate::store::{ConnectionRecord, StoreError, Vault};
 
 /// Why a handle was refused.
@@ -90,14 +92,17 @@ impl VerifiedSession {
     }
 }
 
+/// A handle that passed every check, and its connection's metadata.
+pub type Verified = (Arc<VerifiedHandle>, Arc<ConnectionRecord>);
+
 /// Verifies handles signed with this proxy's key. Cheap to clone.
 #[derive(Clone)]
 pub struct SessionVerifier {
-    public_key: std::sync::Arc<UnparsedPublicKey<Vec<u8>>>,
+    public_key: Arc<UnparsedPublicKey<Vec<u8>>>,
     revocations: Revocations,
     vault: Vault,
     skew: Duration,
-    verified: std::sync::Arc<super::verified::VerifiedHandles>,
+    verified: Arc<super::verified::VerifiedHandles>,
 }
 
 impl std::fmt::Debug for SessionVerifier {
@@ -117,24 +122,24 @@ impl SessionVerifier {
         skew: Duration,
     ) -> Self {
         Self {
-            public_key: std::sync::Arc::new(public_key),
+            public_key: Arc::new(public_key),
             revocations,
             vault,
             skew,
-            verified: std::sync::Arc::default(),
+            verified: Arc::default(),
         }
     }
 
     /// The signed session of `handle`: from the verified-handle cache, or by checking the
     /// signature and claims (and caching the result).
-    pub fn authentic(&self, handle: &str) -> Result<VerifiedSession, HandleError> {
-        if let Some(s) = self.verified.get(handle) {
-            return Ok(s);
+    pub fn authentic(&self, handle: &str) -> Result<Arc<VerifiedHandle>, HandleError> {
+        if let Some(v) = self.verified.get(handle) {
+            return Ok(v);
         }
         let claims = handle::verify(handle, &self.public_key)?;
-        let session = session_of(claims)?;
-        self.verified.insert(handle, &session);
-        Ok(session)
+        let verified = Arc::new(VerifiedHandle::new(session_of(claims)?));
+        self.verified.insert(handle, &verified);
+        Ok(verified)
     }
 
     /// Checks `handle` presented by `caller` at `now`: signature and form, worker binding,
@@ -145,9 +150,9 @@ impl SessionVerifier {
         handle: &str,
         caller: Option<&SpiffeId>,
         now: OffsetDateTime,
-    ) -> Result<(VerifiedSession, ConnectionRecord), (HandleError, Option<VerifiedSession>)> {
+    ) -> Result<Verified, (HandleError, Option<Arc<VerifiedHandle>>)> {
         let session = self.authentic(handle).map_err(|e| (e, None))?;
-        let fail = |e: HandleError| (e, Some(session.clone()));
+        let fail = |e: HandleError| (e, Some(Arc::clone(&session)));
         let skew = time::Duration::try_from(self.skew).unwrap_or(time::Duration::ZERO);
         if let Some(bound) = &session.worker
             && caller.map(SpiffeId::as_str) != Some(bound.as_str())
@@ -163,7 +168,7 @@ impl SessionVerifier {
         if self.revocations.is_revoked(session.session_id) {
             return Err(fail(HandleError::Revoked));
         }
-        match self.vault.get(session.connection_id).await {
+        match self.vault.get_shared(session.connection_id).await {
             Ok(record) => Ok((session, record)),
             // Deleting a connection revokes its sessions.
             Err(StoreError::NotFound) => Err(fail(HandleError::Revoked)),

@@ -28,7 +28,7 @@ pub struct Vault {
     key: Arc<MasterKey>,
     /// Connection metadata read through, dropped on every write to that connection (the token
     /// broker reads it on every call). Single-replica: a shared-store backend would drop it.
-    records: Arc<RwLock<HashMap<uuid::Uuid, ConnectionRecord>>>,
+    records: Arc<RwLock<HashMap<uuid::Uuid, Arc<ConnectionRecord>>>>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -74,16 +74,23 @@ impl Vault {
 
     /// One connection's metadata.
     pub async fn get(&self, id: uuid::Uuid) -> Result<ConnectionRecord, StoreError> {
+        Ok(ConnectionRecord::clone(&*self.get_shared(id).await?))
+    }
+
+    /// One connection's metadata, shared with the read-through cache (the token broker's hot
+    /// path: no copy of the record's strings per call).
+    pub async fn get_shared(&self, id: uuid::Uuid) -> Result<Arc<ConnectionRecord>, StoreError> {
         if let Some(r) = self.records.read().get(&id) {
-            return Ok(r.clone());
+            return Ok(Arc::clone(r));
         }
-        let record = self
-            .store
-            .get(id)
-            .await?
-            .ok_or(StoreError::NotFound)?
-            .record;
-        self.records.write().insert(id, record.clone());
+        let record = Arc::new(
+            self.store
+                .get(id)
+                .await?
+                .ok_or(StoreError::NotFound)?
+                .record,
+        );
+        self.records.write().insert(id, Arc::clone(&record));
         Ok(record)
     }
 

@@ -1,7 +1,7 @@
 //! The Entra ID v2 token endpoint client (reference §1–3): one POST per call, no retries
 //! (the cache decides those).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use airlock_shared::SecretString;
@@ -27,6 +27,8 @@ pub struct AccessToken {
     pub refresh_at: Instant,
     /// When it expires, wall clock (for responses).
     pub expires_at_utc: OffsetDateTime,
+    /// Its audit fingerprint, once computed (see [`Self::fingerprint`]).
+    fingerprint: OnceLock<String>,
 }
 
 impl std::fmt::Debug for AccessToken {
@@ -54,7 +56,16 @@ impl AccessToken {
             expires_at: now + expires_in,
             refresh_at: now + refresh,
             expires_at_utc: OffsetDateTime::now_utc() + expires_in,
+            fingerprint: OnceLock::new(),
         }
+    }
+
+    /// The token's audit fingerprint: `compute` (the audit log's keyed HMAC) runs on first use
+    /// only and the result stays with the token, since a cached token is handed out many times
+    /// and an HMAC over its ~1.2 KB was a visible share of each AcquireToken.
+    pub fn fingerprint(&self, compute: impl FnOnce(&[u8]) -> String) -> &str {
+        self.fingerprint
+            .get_or_init(|| compute(self.value.expose_secret().as_bytes()))
     }
 }
 

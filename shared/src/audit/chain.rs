@@ -18,7 +18,9 @@ const HASH_SUFFIX_LEN: usize = 9 + 64 + 2;
 
 /// Lower-case hex SHA-256.
 fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(digest::digest(&digest::SHA256, bytes).as_ref())
+    let mut out = String::with_capacity(64);
+    super::push_hex(&mut out, digest::digest(&digest::SHA256, bytes).as_ref());
+    out
 }
 
 /// The event-specific members of a record (`"event"` … `"details"`), serialized once, where

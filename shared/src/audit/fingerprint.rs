@@ -22,7 +22,10 @@ impl FingerprintKey {
     /// The fingerprint of `value`.
     pub fn fingerprint(&self, value: &[u8]) -> String {
         let tag = hmac::sign(&self.0, value);
-        format!("{PREFIX}{}", hex::encode(tag.as_ref()))
+        let mut out = String::with_capacity(PREFIX.len() + 64);
+        out.push_str(PREFIX);
+        super::push_hex(&mut out, tag.as_ref());
+        out
     }
 }
 
