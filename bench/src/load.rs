@@ -31,6 +31,21 @@ pub struct Samples {
     pub errors: u64,
     /// Time spent measuring.
     pub elapsed: Duration,
+    /// CPU time the whole process (client, proxy, audit writer) used meanwhile; `None` where
+    /// `/proc` cannot tell.
+    pub cpu: Option<Duration>,
+}
+
+/// CPU time used so far by the threads of this process (Linux: the first field of each
+/// thread's `/proc/self/task/<tid>/schedstat`, nanoseconds on the CPU). Threads that exit
+/// during a round are not counted; the benchmark's threads all live for the whole run.
+pub fn process_cpu() -> Option<Duration> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
 }
 
 /// Both workloads' samples.
@@ -64,6 +79,7 @@ async fn one_call(w: Workload, ch: Channel, handle: &str) -> bool {
 async fn round(bench: &Bench, w: Workload, concurrency: usize, secs: u64) -> Samples {
     let until = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
+    let cpu_before = process_cpu();
     let tasks: Vec<_> = (0..concurrency)
         .map(|i| {
             let ch = bench.channels[i % bench.channels.len()].clone();
@@ -90,6 +106,9 @@ async fn round(bench: &Bench, w: Workload, concurrency: usize, secs: u64) -> Sam
         }
     }
     all.elapsed = started.elapsed();
+    all.cpu = cpu_before
+        .zip(process_cpu())
+        .map(|(before, after)| after.saturating_sub(before));
     all
 }
 
@@ -97,6 +116,8 @@ fn merge(into: &mut Samples, s: Samples) {
     into.latencies_us.extend(s.latencies_us);
     into.errors += s.errors;
     into.elapsed += s.elapsed;
+    // Unknown for any round: unknown in total.
+    into.cpu = into.cpu.zip(s.cpu).map(|(a, b)| a + b);
 }
 
 /// Warm-up, then `args.rounds` alternating rounds of each workload.
@@ -118,9 +139,13 @@ pub async fn run(bench: &Bench, args: &Args) -> anyhow::Result<Results> {
             warm.errors
         );
     }
+    let zero = || Samples {
+        cpu: Some(Duration::ZERO),
+        ..Samples::default()
+    };
     let mut results = Results {
-        baseline: Samples::default(),
-        acquire: Samples::default(),
+        baseline: zero(),
+        acquire: zero(),
     };
     for _ in 0..args.rounds {
         if wanted(Workload::Baseline) {

@@ -21,6 +21,11 @@ pub struct Figures {
     pub p50_us: u64,
     /// 99th percentile latency, microseconds.
     pub p99_us: u64,
+    /// CPU time of the whole process (client and server share it) per successful call,
+    /// microseconds.
+    pub cpu_us_per_call: Option<f64>,
+    /// CPUs kept busy on average (of `cpus`): below `cpus` means the workload left them idle.
+    pub cpus_busy: Option<f64>,
 }
 
 /// The whole result.
@@ -34,6 +39,10 @@ pub struct Report {
     pub target_ratio: f64,
     /// Whether the ratio meets the target (absent when `--only` skipped one workload).
     pub meets_target: Option<bool>,
+    /// The empty call's CPU per call / AcquireToken's: the throughput ratio both would reach
+    /// if both kept the CPUs equally busy. Next to `throughput_ratio` it separates what each
+    /// call costs from how much the workload idles the CPUs.
+    pub cpu_cost_ratio: Option<f64>,
     /// The empty mTLS call (grpc.health.v1.Health/Check).
     pub baseline: Figures,
     /// Cached AcquireToken, audit on.
@@ -72,13 +81,20 @@ fn figures(mut s: Samples) -> Figures {
     s.latencies_us.sort_unstable();
     let calls = s.latencies_us.len() as u64;
     let secs = s.elapsed.as_secs_f64().max(1e-9);
+    let cpu = s.cpu.filter(|_| calls > 0).map(|c| c.as_secs_f64());
     Figures {
         calls,
         errors: s.errors,
         throughput_per_sec: calls as f64 / secs,
         p50_us: percentile(&s.latencies_us, 0.50),
         p99_us: percentile(&s.latencies_us, 0.99),
+        cpu_us_per_call: cpu.map(|c| round1(c * 1e6 / calls as f64)),
+        cpus_busy: cpu.map(|c| (c / secs * 100.0).round() / 100.0),
     }
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
 }
 
 /// The 1-minute load average (Linux).
@@ -106,11 +122,18 @@ impl Report {
             .only
             .is_none()
             .then(|| acquire_token.throughput_per_sec / baseline.throughput_per_sec.max(1e-9));
+        let cpu_cost_ratio = args
+            .only
+            .is_none()
+            .then_some(())
+            .and(baseline.cpu_us_per_call.zip(acquire_token.cpu_us_per_call))
+            .map(|(b, a)| (b / a.max(1e-9) * 1000.0).round() / 1000.0);
         Self {
             benchmark: "cached AcquireToken over mTLS with audit on vs empty mTLS gRPC call (health Check), same server",
             throughput_ratio: ratio.map(|r| (r * 1000.0).round() / 1000.0),
             target_ratio: TARGET_RATIO,
             meets_target: ratio.map(|r| r >= TARGET_RATIO),
+            cpu_cost_ratio,
             baseline,
             acquire_token,
             audit_fsync: if args.fsync == "never" {
@@ -133,8 +156,14 @@ impl Report {
     /// A readable summary.
     pub fn summary(&self) -> String {
         let line = |name: &str, f: &Figures| {
+            let cpu = match (f.cpu_us_per_call, f.cpus_busy) {
+                (Some(per_call), Some(busy)) => {
+                    format!("   CPU {per_call:.1} µs/call, {busy:.2} CPUs busy")
+                }
+                _ => String::new(),
+            };
             format!(
-                "  {name:<24} {:>9.0} calls/s   p50 {:>6} µs   p99 {:>6} µs   ({} calls, {} errors)",
+                "  {name:<24} {:>9.0} calls/s   p50 {:>6} µs   p99 {:>6} µs   ({} calls, {} errors){cpu}",
                 f.throughput_per_sec, f.p50_us, f.p99_us, f.calls, f.errors
             )
         };
@@ -144,6 +173,10 @@ impl Report {
                 if met { "MET" } else { "NOT MET" }
             ),
             _ => "no ratio: --only ran one workload".to_owned(),
+        };
+        let verdict = match self.cpu_cost_ratio {
+            Some(c) => format!("{verdict}; CPU cost ratio {c:.3}"),
+            None => verdict,
         };
         format!(
             "airlock-bench ({} CPUs, concurrency {}, {} channels, audit fsync {}, commit delay {} µs, load {:?} → {:?})\n{}\n{}\n  {verdict}\n  audit records written and chain-verified: {}",
@@ -158,5 +191,50 @@ impl Report {
             line("AcquireToken (cached)", &self.acquire_token),
             self.audit_records
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn samples(latencies: &[u64], secs: u64, cpu: Option<Duration>) -> Samples {
+        Samples {
+            latencies_us: latencies.to_vec(),
+            errors: 1,
+            elapsed: Duration::from_secs(secs),
+            cpu,
+        }
+    }
+
+    #[test]
+    fn figures_divide_cpu_by_calls_and_by_time() {
+        let f = figures(samples(&[40, 10, 30, 20], 2, Some(Duration::from_secs(1))));
+        assert_eq!((f.calls, f.errors), (4, 1));
+        assert_eq!(f.throughput_per_sec, 2.0);
+        assert_eq!((f.p50_us, f.p99_us), (30, 40));
+        assert_eq!(f.cpu_us_per_call, Some(250_000.0));
+        assert_eq!(f.cpus_busy, Some(0.5));
+    }
+
+    #[test]
+    fn unknown_cpu_or_no_calls_give_no_cpu_figures() {
+        let f = figures(samples(&[10], 1, None));
+        assert_eq!((f.cpu_us_per_call, f.cpus_busy), (None, None));
+        let f = figures(samples(&[], 1, Some(Duration::from_secs(1))));
+        assert_eq!((f.calls, f.cpu_us_per_call), (0, None));
+    }
+
+    #[test]
+    fn process_cpu_counts_this_process_work() {
+        let before = crate::load::process_cpu().expect("Linux /proc");
+        let mut x = 0u64;
+        for i in 0..20_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        let after = crate::load::process_cpu().expect("Linux /proc");
+        assert!(after > before, "{before:?} → {after:?} ({x})");
     }
 }
