@@ -118,3 +118,58 @@ async fn missing_audit_keys_are_created_once() {
     second.close(Default::default()).await;
     assert!(env.audit_dir().join("audit-checkpoint.pub").is_file());
 }
+
+/// The handle's and the token's fingerprints are computed once and kept with the verified handle
+/// and the cached token: every `token.issued` event, first or repeated, still carries exactly
+/// what `AuditHash` gives for the value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_acquisitions_carry_the_fingerprints_audit_hash_gives() {
+    let env = Env::new(|_| {}).await;
+    let run = env.serve().await;
+    let mut admin = env.admin(&run).await;
+    let mut orch = env.orchestrator(&run).await;
+    let mut w1 = env.worker(&run, W1).await;
+    let id = env.connection(&mut admin).await;
+    let mut handles = vec![];
+    for job in ["job-a", "job-b"] {
+        let minted = orch.mint_session(mint(&id, job, "")).await.unwrap();
+        handles.push(minted.into_inner().handle);
+    }
+    let mut token = String::new();
+    for handle in [&handles[0], &handles[0], &handles[1], &handles[0]] {
+        let got = w1
+            .acquire_token(pb::AcquireTokenRequest {
+                handle: handle.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            token.is_empty() || token == got.access_token,
+            "one cached token"
+        );
+        token = got.access_token;
+    }
+    let mut auditor = env.auditor(&run).await;
+    let mut fingerprints = vec![];
+    for value in [handles[0].clone(), handles[1].clone(), token] {
+        let answer = auditor.audit_hash(pb::AuditHashRequest { value }).await;
+        fingerprints.push(answer.unwrap().into_inner().fingerprint);
+    }
+    let [fp_a, fp_b, fp_token] = <[String; 3]>::try_from(fingerprints).unwrap();
+    drop((admin, orch, w1, auditor));
+    run.stop().await.unwrap();
+    let issued: Vec<_> = env
+        .records()
+        .into_iter()
+        .filter(|r| r.event == "token.issued")
+        .collect();
+    let handle_fps: Vec<&str> = issued
+        .iter()
+        .map(|r| r.fingerprints["handle"].as_str())
+        .collect();
+    assert_eq!(handle_fps, [&fp_a, &fp_a, &fp_b, &fp_a]);
+    assert!(issued.iter().all(|r| r.fingerprints["token"] == fp_token));
+    assert_ne!(fp_a, fp_b);
+    env.verify();
+}
