@@ -88,13 +88,15 @@ fn figures(mut s: Samples) -> Figures {
         throughput_per_sec: calls as f64 / secs,
         p50_us: percentile(&s.latencies_us, 0.50),
         p99_us: percentile(&s.latencies_us, 0.99),
-        cpu_us_per_call: cpu.map(|c| round1(c * 1e6 / calls as f64)),
-        cpus_busy: cpu.map(|c| (c / secs * 100.0).round() / 100.0),
+        cpu_us_per_call: cpu.map(|c| round_to(c * 1e6 / calls as f64, 1)),
+        cpus_busy: cpu.map(|c| round_to(c / secs, 2)),
     }
 }
 
-fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
+/// `x` rounded to `decimals` places (for readable JSON).
+fn round_to(x: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (x * scale).round() / scale
 }
 
 /// The 1-minute load average (Linux).
@@ -122,15 +124,14 @@ impl Report {
             .only
             .is_none()
             .then(|| acquire_token.throughput_per_sec / baseline.throughput_per_sec.max(1e-9));
-        let cpu_cost_ratio = args
-            .only
-            .is_none()
-            .then_some(())
-            .and(baseline.cpu_us_per_call.zip(acquire_token.cpu_us_per_call))
-            .map(|(b, a)| (b / a.max(1e-9) * 1000.0).round() / 1000.0);
+        let cpu_cost_ratio = baseline
+            .cpu_us_per_call
+            .zip(acquire_token.cpu_us_per_call)
+            .filter(|_| args.only.is_none())
+            .map(|(b, a)| round_to(b / a.max(1e-9), 3));
         Self {
             benchmark: "cached AcquireToken over mTLS with audit on vs empty mTLS gRPC call (health Check), same server",
-            throughput_ratio: ratio.map(|r| (r * 1000.0).round() / 1000.0),
+            throughput_ratio: ratio.map(|r| round_to(r, 3)),
             target_ratio: TARGET_RATIO,
             meets_target: ratio.map(|r| r >= TARGET_RATIO),
             cpu_cost_ratio,
@@ -230,9 +231,15 @@ mod tests {
     #[test]
     fn process_cpu_counts_this_process_work() {
         let before = crate::load::process_cpu().expect("Linux /proc");
+        // Busy until the count moves (a tick is 10 ms), with a bound for a starved machine.
+        let started = std::time::Instant::now();
         let mut x = 0u64;
-        for i in 0..20_000_000u64 {
-            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        while crate::load::process_cpu().expect("Linux /proc") == before
+            && started.elapsed() < Duration::from_secs(20)
+        {
+            for i in 0..100_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+            }
         }
         let after = crate::load::process_cpu().expect("Linux /proc");
         assert!(after > before, "{before:?} → {after:?} ({x})");
