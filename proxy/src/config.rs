@@ -77,9 +77,15 @@ pub struct SessionsConfig {
     pub default_ttl_secs: u64,
     /// Longest TTL MintSession accepts, seconds.
     pub max_ttl_secs: u64,
-    /// Clock difference allowed when checking expiry, seconds.
+    /// Clock difference allowed when checking expiry, seconds (at most
+    /// [`MAX_CLOCK_SKEW_SECS`]).
     pub clock_skew_secs: u64,
 }
+
+/// The largest `clock_skew_secs` accepted. The store keeps each session (and so its
+/// revocation) until this long after its handle expires, so a revoked handle is refused for as
+/// long as any configuration could still accept it, across restarts and skew changes.
+pub const MAX_CLOCK_SKEW_SECS: u64 = 300;
 
 impl Default for SessionsConfig {
     fn default() -> Self {
@@ -204,8 +210,10 @@ impl Validate for ProxyConfig {
         if s.default_ttl_secs == 0 || s.default_ttl_secs > s.max_ttl_secs {
             problems.push("sessions.default_ttl_secs: must be 1 to max_ttl_secs".into());
         }
-        if s.clock_skew_secs > 300 {
-            problems.push("sessions.clock_skew_secs: at most 300".into());
+        if s.clock_skew_secs > MAX_CLOCK_SKEW_SECS {
+            problems.push(format!(
+                "sessions.clock_skew_secs: at most {MAX_CLOCK_SKEW_SECS}"
+            ));
         }
         if !(10..=60_000).contains(&self.audit.write_deadline_ms) {
             problems.push("audit.write_deadline_ms: must be 10 to 60000".into());

@@ -359,3 +359,97 @@ async fn mint_validation_and_audit_hash() {
     assert_eq!(hash.fingerprints["value"], fp);
     env.verify();
 }
+
+/// A handle is accepted up to `clock_skew_secs` past its expiry, so its revocation must last
+/// that long too: revoking it in that window works, and neither kind of revocation is
+/// forgotten by the restart's reload (which used to purge every session past its expiry).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocations_last_through_the_clock_skew_allowance() {
+    let skew = 4;
+    let env = Env::new(|c| c.sessions.clock_skew_secs = skew).await;
+    let run = env.serve().await;
+    let mut admin = env.admin(&run).await;
+    let mut orch = env.orchestrator(&run).await;
+    let mut w1 = env.worker(&run, W1).await;
+    let a = env.connection(&mut admin).await;
+    let one_second = |job: &str| pb::MintSessionRequest {
+        ttl: Some(prost_types::Duration {
+            seconds: 1,
+            nanos: 0,
+        }),
+        ..mint(&a, job, "")
+    };
+    let mut minted = Vec::new();
+    for job in ["job-ok", "job-rev-early", "job-rev-late"] {
+        minted.push(
+            orch.mint_session(one_second(job))
+                .await
+                .unwrap()
+                .into_inner(),
+        );
+    }
+    let [ok, early, late] = <[_; 3]>::try_from(minted).unwrap();
+    let revoke = |id: &str| pb::RevokeSessionRequest {
+        session_id: id.to_owned(),
+    };
+    assert!(
+        orch.revoke_session(revoke(&early.session_id))
+            .await
+            .unwrap()
+            .into_inner()
+            .revoked
+    );
+    // Past expiry, within the allowance.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert!(
+        orch.revoke_session(revoke(&late.session_id))
+            .await
+            .unwrap()
+            .into_inner()
+            .revoked,
+        "a handle that is still accepted can still be revoked"
+    );
+    w1.acquire_token(acquire(&ok.handle))
+        .await
+        .expect("accepted within the clock-skew allowance");
+    for (what, h) in [("early", &early.handle), ("late", &late.handle)] {
+        let err = w1.acquire_token(acquire(h)).await.expect_err(what);
+        assert_eq!(code(&err), ErrorCode::HandleRevoked, "{what}");
+    }
+
+    drop((admin, orch, w1));
+    run.stop().await.unwrap();
+    let run = env.serve().await;
+    let mut w1 = env.worker(&run, W1).await;
+    for (what, h) in [("early", &early.handle), ("late", &late.handle)] {
+        let err = w1.acquire_token(acquire(h)).await.expect_err(what);
+        assert_eq!(
+            code(&err),
+            ErrorCode::HandleRevoked,
+            "{what}: revoked after a restart, still within the allowance"
+        );
+    }
+    // Beyond the allowance every one of them is simply expired.
+    let expires = ok.expire_time.unwrap().seconds + i64::try_from(skew).unwrap();
+    while time::OffsetDateTime::now_utc().unix_timestamp() <= expires {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    for (what, h) in [("ok", &ok.handle), ("late", &late.handle)] {
+        let err = w1.acquire_token(acquire(h)).await.expect_err(what);
+        assert_eq!(code(&err), ErrorCode::HandleExpired, "{what}");
+    }
+    drop(w1);
+    run.stop().await.unwrap();
+    env.verify();
+    let revoked: Vec<_> = env
+        .records()
+        .into_iter()
+        .filter(|r| r.event == "session.revoked")
+        .collect();
+    assert_eq!(revoked.len(), 2, "one session.revoked event per revocation");
+    for (rec, s) in revoked.iter().zip([&early, &late]) {
+        assert_eq!(rec.session_id.as_deref(), Some(s.session_id.as_str()));
+        assert_eq!(rec.details["revoked"], "true");
+        assert_eq!(rec.outcome, airlock_shared::audit::Outcome::Allowed);
+    }
+}

@@ -8,8 +8,9 @@
 //! - [`verified`] — a bounded cache of handles whose signature verified, with their audit
 //!   fingerprints.
 //! - [`service`] — SessionBroker (orchestrator role): MintSession, RevokeSession.
-//! - this file — [`Revocations`]: revoked sessions, persisted in the store until the handles
-//!   would have expired, mirrored in memory for the hot path.
+//! - this file — [`Revocations`]: revoked sessions, persisted in the store for as long as their
+//!   handles could still be accepted (expiry plus the largest clock-skew allowance), mirrored in
+//!   memory for the hot path.
 
 pub mod handle;
 pub mod service;
@@ -33,6 +34,9 @@ pub use verify::{HandleError, SessionVerifier, VerifiedSession};
 pub struct Revocations {
     vault: Vault,
     revoked: Arc<RwLock<HashSet<uuid::Uuid>>>,
+    /// Orders store writes and reloads, so a reload that read the store before a revocation
+    /// committed cannot overwrite the copy after the revocation was added to it.
+    writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Revocations {
@@ -49,6 +53,7 @@ impl Revocations {
         let me = Self {
             vault,
             revoked: Arc::default(),
+            writes: Arc::default(),
         };
         me.reload().await?;
         Ok(me)
@@ -56,6 +61,7 @@ impl Revocations {
 
     /// Re-reads the store (after a connection delete revoked its sessions there).
     pub async fn reload(&self) -> Result<(), StoreError> {
+        let _order = self.writes.lock().await;
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let ids = self.vault.revoked_sessions(now).await?;
         *self.revoked.write() = ids.into_iter().collect();
@@ -69,6 +75,7 @@ impl Revocations {
 
     /// Revokes `id` in the store (committed only if `gate` succeeds), then in memory.
     pub async fn revoke(&self, id: uuid::Uuid, gate: Gate) -> Result<bool, StoreError> {
+        let _order = self.writes.lock().await;
         let revoked = self.vault.revoke_session(id, gate).await?;
         if revoked {
             self.revoked.write().insert(id);

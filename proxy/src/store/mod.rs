@@ -138,27 +138,32 @@ pub trait ConnectionStore: Send + Sync + 'static {
         expected_version: u64,
         gate: Gate,
     ) -> BoxFuture<'_, Result<(), StoreError>>;
-    /// Deletes a connection and revokes its live sessions (expiring after `now`, Unix
-    /// seconds), committing only if `gate` succeeds; returns how many sessions it revoked.
-    /// `NotFound` if there was none.
+    /// Deletes a connection and revokes its live sessions (those expiring at or after
+    /// `live_from`, Unix seconds), committing only if `gate` succeeds; returns how many
+    /// sessions it revoked. `NotFound` if there was none.
     fn delete(
         &self,
         id: uuid::Uuid,
-        now: i64,
+        live_from: i64,
         gate: Gate,
     ) -> BoxFuture<'_, Result<u64, StoreError>>;
     /// Records a minted session.
     fn insert_session(&self, row: SessionRow) -> BoxFuture<'_, Result<(), StoreError>>;
-    /// Revokes a live session (expiring after `now`), committing only if `gate` succeeds;
-    /// false if it was unknown, expired or already revoked (the gate still runs).
+    /// Revokes a live session (expiring at or after `live_from`), committing only if `gate`
+    /// succeeds; false if it was unknown, no longer live or already revoked (the gate still
+    /// runs).
     fn revoke_session(
         &self,
         id: uuid::Uuid,
-        now: i64,
+        live_from: i64,
         gate: Gate,
     ) -> BoxFuture<'_, Result<bool, StoreError>>;
-    /// Revoked sessions still expiring after `now`; forgets sessions that expired before it.
-    fn revoked_sessions(&self, now: i64) -> BoxFuture<'_, Result<Vec<uuid::Uuid>, StoreError>>;
+    /// Revoked sessions expiring at or after `live_from`; forgets sessions that expired before
+    /// it.
+    fn revoked_sessions(
+        &self,
+        live_from: i64,
+    ) -> BoxFuture<'_, Result<Vec<uuid::Uuid>, StoreError>>;
     /// A sealed store-wide value (for example the session-signing key).
     fn get_value(&self, name: &str) -> BoxFuture<'_, Result<Option<Vec<u8>>, StoreError>>;
     /// Writes a sealed store-wide value.

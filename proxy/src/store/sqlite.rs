@@ -303,10 +303,10 @@ impl ConnectionStore for SqliteStore {
     fn delete(
         &self,
         id: uuid::Uuid,
-        now: i64,
+        live_from: i64,
         gate: Gate,
     ) -> BoxFuture<'_, Result<u64, StoreError>> {
-        self.run(move |c| sessions::delete_connection(c, id, now, gate))
+        self.run(move |c| sessions::delete_connection(c, id, live_from, gate))
     }
 
     fn insert_session(&self, row: SessionRow) -> BoxFuture<'_, Result<(), StoreError>> {
@@ -316,14 +316,17 @@ impl ConnectionStore for SqliteStore {
     fn revoke_session(
         &self,
         id: uuid::Uuid,
-        now: i64,
+        live_from: i64,
         gate: Gate,
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.run(move |c| sessions::revoke(c, id, now, gate))
+        self.run(move |c| sessions::revoke(c, id, live_from, gate))
     }
 
-    fn revoked_sessions(&self, now: i64) -> BoxFuture<'_, Result<Vec<uuid::Uuid>, StoreError>> {
-        self.run(move |c| sessions::revoked(c, now))
+    fn revoked_sessions(
+        &self,
+        live_from: i64,
+    ) -> BoxFuture<'_, Result<Vec<uuid::Uuid>, StoreError>> {
+        self.run(move |c| sessions::revoked(c, live_from))
     }
 
     fn get_value(&self, name: &str) -> BoxFuture<'_, Result<Option<Vec<u8>>, StoreError>> {

@@ -201,7 +201,7 @@ impl Vault {
     /// [`Self::delete`], committed only if `gate` succeeds; returns the sessions revoked.
     pub async fn delete_gated(&self, id: uuid::Uuid, gate: Gate) -> Result<u64, StoreError> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let result = self.store.delete(id, now, gate).await;
+        let result = self.store.delete(id, live_from(now), gate).await;
         self.forget(id);
         result
     }
@@ -211,15 +211,17 @@ impl Vault {
         self.store.insert_session(row).await
     }
 
-    /// Revokes a live session, committed only if `gate` succeeds.
+    /// Revokes a session whose handle may still be redeemed, committed only if `gate`
+    /// succeeds.
     pub async fn revoke_session(&self, id: uuid::Uuid, gate: Gate) -> Result<bool, StoreError> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        self.store.revoke_session(id, now, gate).await
+        self.store.revoke_session(id, live_from(now), gate).await
     }
 
-    /// Revoked sessions whose handles have not expired yet (as of `now`, Unix seconds).
+    /// Revoked sessions whose handles may still be redeemed at `now` (Unix seconds): not
+    /// expired, or expired less than the largest clock-skew allowance ago.
     pub async fn revoked_sessions(&self, now: i64) -> Result<Vec<uuid::Uuid>, StoreError> {
-        self.store.revoked_sessions(now).await
+        self.store.revoked_sessions(live_from(now)).await
     }
 
     /// Seals and stores a store-wide secret value.
@@ -247,4 +249,13 @@ impl Vault {
         let aad = Aad::credential(&record.id, record.credential_version);
         Ok(self.key.seal(credential.encode().expose_secret(), &aad)?)
     }
+}
+
+/// The earliest expiry, in Unix seconds, of a handle that may still be redeemed at `now`: any
+/// configuration accepts a handle up to its clock-skew allowance past expiry, and that
+/// allowance is at most [`crate::config::MAX_CLOCK_SKEW_SECS`]. Sessions (and their
+/// revocations) are kept that long, so a revoked handle can never be accepted because its
+/// revocation was forgotten, whatever `clock_skew_secs` is now or is set to after a restart.
+fn live_from(now: i64) -> i64 {
+    now.saturating_sub(crate::config::MAX_CLOCK_SKEW_SECS as i64)
 }

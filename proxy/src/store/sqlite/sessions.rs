@@ -1,5 +1,6 @@
-//! The `sessions` table: minted sessions kept until their handles expire, so revocations
-//! survive a restart and deleting a connection revokes its sessions.
+//! The `sessions` table: minted sessions kept while their handles may still be redeemed
+//! (until expiry plus the largest clock-skew allowance: the caller's `live_from`), so
+//! revocations survive a restart and deleting a connection revokes its sessions.
 
 use rusqlite::{Connection, params};
 
@@ -23,7 +24,7 @@ pub(super) fn insert(c: &mut Connection, row: &SessionRow) -> Result<(), StoreEr
 pub(super) fn delete_connection(
     c: &mut Connection,
     id: uuid::Uuid,
-    now: i64,
+    live_from: i64,
     gate: Gate,
 ) -> Result<u64, StoreError> {
     let tx = c.transaction().map_err(db)?;
@@ -35,8 +36,8 @@ pub(super) fn delete_connection(
     }
     let revoked = tx
         .execute(
-            "UPDATE sessions SET revoked = 1 WHERE connection_id = ?1 AND revoked = 0 AND expire_time > ?2",
-            params![id.to_string(), now],
+            "UPDATE sessions SET revoked = 1 WHERE connection_id = ?1 AND revoked = 0 AND expire_time >= ?2",
+            params![id.to_string(), live_from],
         )
         .map_err(db)?;
     pass(gate, revoked as u64)?;
@@ -47,14 +48,14 @@ pub(super) fn delete_connection(
 pub(super) fn revoke(
     c: &mut Connection,
     id: uuid::Uuid,
-    now: i64,
+    live_from: i64,
     gate: Gate,
 ) -> Result<bool, StoreError> {
     let tx = c.transaction().map_err(db)?;
     let n = tx
         .execute(
-            "UPDATE sessions SET revoked = 1 WHERE id = ?1 AND revoked = 0 AND expire_time > ?2",
-            params![id.to_string(), now],
+            "UPDATE sessions SET revoked = 1 WHERE id = ?1 AND revoked = 0 AND expire_time >= ?2",
+            params![id.to_string(), live_from],
         )
         .map_err(db)?;
     pass(gate, n as u64)?;
@@ -62,8 +63,8 @@ pub(super) fn revoke(
     Ok(n > 0)
 }
 
-pub(super) fn revoked(c: &mut Connection, now: i64) -> Result<Vec<uuid::Uuid>, StoreError> {
-    c.execute("DELETE FROM sessions WHERE expire_time <= ?1", [now])
+pub(super) fn revoked(c: &mut Connection, live_from: i64) -> Result<Vec<uuid::Uuid>, StoreError> {
+    c.execute("DELETE FROM sessions WHERE expire_time < ?1", [live_from])
         .map_err(db)?;
     let mut stmt = c
         .prepare("SELECT id FROM sessions WHERE revoked = 1")
