@@ -198,7 +198,8 @@ pub async fn open_with_sinks(
     sinks: Option<Vec<Box<dyn audit::sink::Sink>>>,
 ) -> Result<Proxy, StartError> {
     let key = Arc::new(MasterKey::load(&config.store.master_key_file)?);
-    let sqlite = SqliteStore::open(&config.store.path, &key)?;
+    let sqlite =
+        SqliteStore::open(&config.store.path, &key)?.with_lock_wait(config.audit.write_deadline());
     let vault = Vault::new(Arc::new(sqlite), key);
     let keys = keys::load_or_create(&vault).await?;
     let (audit, writer) = match sinks {

@@ -201,6 +201,64 @@ async fn full_or_blocked_log_fails_each_request_within_the_deadline() {
     env.verify();
 }
 
+/// Store changes hold the store while their audit event is written, so with the log blocked
+/// they used to queue behind one another, each waiting out the deadline of every one before
+/// it. Many at once must each still fail within the deadline (plus one more for the
+/// refusal's own event), with nothing changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_store_changes_each_fail_within_the_deadline_while_the_log_blocks() {
+    let env = Env::new(|c| c.audit.write_deadline_ms = DEADLINE_MS).await;
+    let switch = Switch(Arc::new((Mutex::new(Mode::Ok), Condvar::new())));
+    let file = FileSink::open(&env.audit_dir(), 1 << 20, FsyncPolicy::Always).unwrap();
+    let sink = SwitchSink {
+        inner: file,
+        switch: switch.clone(),
+    };
+    let run = env.try_serve(Some(vec![Box::new(sink)])).await.unwrap();
+    let mut admin = env.admin(&run).await;
+    let mut orch = env.orchestrator(&run).await;
+    let a = env.connection(&mut admin).await;
+    let s = orch
+        .mint_session(mint(&a, "job-1", ""))
+        .await
+        .unwrap()
+        .into_inner();
+    switch.set(Mode::Block);
+    let mut calls = Vec::new();
+    for i in 0..6 {
+        let (mut o, id) = (orch.clone(), s.session_id.clone());
+        calls.push(tokio::spawn(async move {
+            timed(o.revoke_session(pb::RevokeSessionRequest { session_id: id })).await
+        }));
+        let (mut o, conn) = (orch.clone(), a.clone());
+        calls.push(tokio::spawn(async move {
+            timed(o.mint_session(mint(&conn, &format!("job-m{i}"), ""))).await
+        }));
+        let (mut ad, req) = (admin.clone(), env_request(&env));
+        calls.push(tokio::spawn(async move {
+            timed(ad.create_connection(req)).await
+        }));
+    }
+    for c in calls {
+        assert_eq!(c.await.unwrap(), ErrorCode::AuditUnavailable);
+    }
+    switch.set(Mode::Ok);
+    let list = admin
+        .list_connections(pb::ListConnectionsRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(list.into_inner().connections.len(), 1, "nothing created");
+    let mut w1 = env.worker(&run, W1).await;
+    w1.acquire_token(pb::AcquireTokenRequest {
+        handle: s.handle.clone(),
+    })
+    .await
+    .expect("the session was not revoked");
+    drop((admin, orch, w1));
+    run.stop().await.unwrap();
+    env.verify();
+}
+
 fn env_request(env: &Env) -> pb::CreateConnectionRequest {
     pb::CreateConnectionRequest {
         instance_name: "x".into(),

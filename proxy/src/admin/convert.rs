@@ -102,11 +102,9 @@ impl AdminError {
             }
             Self::Store(StoreError::NotFound) => AirlockError::bare(ErrorCode::ConnectionNotFound),
             Self::Store(StoreError::Gate(e)) => e.clone(),
-            Self::Store(StoreError::Conflict) => AirlockError::new(
-                ErrorCode::Transient,
-                "the connection was changed concurrently",
-            )
-            .with_remediation("Read the connection again and retry the change."),
+            Self::Store(e @ (StoreError::Conflict | StoreError::Busy)) => e
+                .transient()
+                .unwrap_or_else(|| AirlockError::bare(ErrorCode::Transient)),
             Self::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 AirlockError::new(

@@ -34,9 +34,10 @@ pub use verify::{HandleError, SessionVerifier, VerifiedSession};
 pub struct Revocations {
     vault: Vault,
     revoked: Arc<RwLock<HashSet<uuid::Uuid>>>,
-    /// Orders store writes and reloads, so a reload that read the store before a revocation
-    /// committed cannot overwrite the copy after the revocation was added to it.
-    writes: Arc<tokio::sync::Mutex<()>>,
+    /// Held by a reload from reading the store until its copy replaces memory, and by a
+    /// revocation to add itself to memory (after its commit): a reload that read the store
+    /// before a revocation committed cannot then overwrite the copy that holds it.
+    copy: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Revocations {
@@ -53,7 +54,7 @@ impl Revocations {
         let me = Self {
             vault,
             revoked: Arc::default(),
-            writes: Arc::default(),
+            copy: Arc::default(),
         };
         me.reload().await?;
         Ok(me)
@@ -61,7 +62,7 @@ impl Revocations {
 
     /// Re-reads the store (after a connection delete revoked its sessions there).
     pub async fn reload(&self) -> Result<(), StoreError> {
-        let _order = self.writes.lock().await;
+        let _copy = self.copy.lock().await;
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let ids = self.vault.revoked_sessions(now).await?;
         *self.revoked.write() = ids.into_iter().collect();
@@ -75,9 +76,9 @@ impl Revocations {
 
     /// Revokes `id` in the store (committed only if `gate` succeeds), then in memory.
     pub async fn revoke(&self, id: uuid::Uuid, gate: Gate) -> Result<bool, StoreError> {
-        let _order = self.writes.lock().await;
         let revoked = self.vault.revoke_session(id, gate).await?;
         if revoked {
+            let _copy = self.copy.lock().await;
             self.revoked.write().insert(id);
         }
         Ok(revoked)

@@ -171,10 +171,10 @@ impl SessionBroker {
             job_id: m.job_id.clone(),
             expire_time: claims.exp,
         };
-        self.vault
-            .insert_session(row)
-            .await
-            .map_err(|e| AirlockError::new(ErrorCode::Internal, e.to_string()))?;
+        self.vault.insert_session(row).await.map_err(|e| {
+            e.transient()
+                .unwrap_or_else(|| AirlockError::new(ErrorCode::Internal, e.to_string()))
+        })?;
         Ok((claims, handle))
     }
 }
@@ -239,9 +239,10 @@ impl SessionBrokerService for SessionBroker {
             return Err(err.to_status());
         };
         let audit = self.audit.clone();
+        let gate_actor = actor.clone();
         let gate: crate::store::Gate = Box::new(move |n| {
             Box::pin(async move {
-                let mut ev = AuditEvent::new(names::SESSION_REVOKED, actor, Outcome::Allowed);
+                let mut ev = AuditEvent::new(names::SESSION_REVOKED, gate_actor, Outcome::Allowed);
                 ev.session_id = Some(id.to_string());
                 ev.details.insert("revoked".into(), (n > 0).to_string());
                 audit
@@ -251,13 +252,19 @@ impl SessionBrokerService for SessionBroker {
                     .map_err(|e| e.to_airlock())
             })
         });
-        match self.revocations.revoke(id, gate).await {
-            Ok(revoked) => Ok(Response::new(pb::RevokeSessionResponse { revoked })),
-            Err(StoreError::Gate(e)) => Err(e.to_status()),
-            Err(e) => {
+        let err = match self.revocations.revoke(id, gate).await {
+            Ok(revoked) => return Ok(Response::new(pb::RevokeSessionResponse { revoked })),
+            // Its event was the one that could not be written.
+            Err(StoreError::Gate(e)) => return Err(e.to_status()),
+            Err(e) => e.transient().unwrap_or_else(|| {
                 tracing::error!(error = %e, "store failure while revoking a session");
-                Err(AirlockError::new(ErrorCode::Internal, "the store failed").to_status())
-            }
-        }
+                AirlockError::new(ErrorCode::Internal, "the store failed; see the proxy log")
+            }),
+        };
+        // Nothing was revoked; the refusal is audited like every other.
+        let mut ev = record::failure(names::SESSION_REVOKED, actor, &err);
+        ev.session_id = Some(id.to_string());
+        self.audit.append(ev).await.map_err(|e| audit_err(&e))?;
+        Err(err.to_status())
     }
 }

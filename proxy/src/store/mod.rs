@@ -9,7 +9,7 @@ pub mod record;
 pub mod sqlite;
 pub mod vault;
 
-use airlock_shared::AirlockError;
+use airlock_shared::{AirlockError, ErrorCode};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -112,6 +112,35 @@ pub enum StoreError {
     /// was changed.
     #[error("not committed: {}", .0.detail())]
     Gate(AirlockError),
+    /// The store stayed locked longer than the wait bound: other changes hold it while their
+    /// audit events are written (a blocked audit log) or the disk is stalled. Nothing was read
+    /// or changed.
+    #[error(
+        "the credential store is busy: other changes are waiting for their audit events; retry shortly"
+    )]
+    Busy,
+}
+
+impl StoreError {
+    /// The catalogue error for failures callers may retry ([`Self::Busy`], [`Self::Conflict`]);
+    /// `None` for the rest.
+    pub fn transient(&self) -> Option<AirlockError> {
+        match self {
+            Self::Busy => Some(
+                AirlockError::new(ErrorCode::Transient, self.to_string()).with_remediation(
+                    "Retry. If it persists, check that the proxy can write its audit log (other calls fail with AUDIT_UNAVAILABLE)."
+                ),
+            ),
+            Self::Conflict => Some(
+                AirlockError::new(
+                    ErrorCode::Transient,
+                    "the connection was changed concurrently",
+                )
+                .with_remediation("Read the connection again and retry the change."),
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// Storage backend for connections and sealed store-wide values.

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -44,7 +45,11 @@ const KEY_CHECK_PLAINTEXT: &[u8] = b"airlock master key check v1";
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
+    lock_wait: Duration,
 }
+
+/// How long a call waits for the store by default ([`SqliteStore::with_lock_wait`]).
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(2);
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -137,7 +142,17 @@ impl SqliteStore {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path: path.to_owned(),
+            lock_wait: DEFAULT_LOCK_WAIT,
         })
+    }
+
+    /// Bounds how long a call waits for the store, which a change holds while its audit
+    /// event is written: the proxy sets the audit write deadline, so with a blocked log each
+    /// call fails ([`StoreError::Busy`]) within that deadline instead of waiting out every
+    /// change queued before it.
+    pub fn with_lock_wait(mut self, wait: Duration) -> Self {
+        self.lock_wait = wait;
+        self
     }
 
     /// The file path.
@@ -150,11 +165,14 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
+        let (conn, wait) = (Arc::clone(&self.conn), self.lock_wait);
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || f(&mut conn.lock()))
-                .await
-                .map_err(|e| StoreError::Db(format!("store task failed: {e}")))?
+            tokio::task::spawn_blocking(move || {
+                let mut conn = conn.try_lock_for(wait).ok_or(StoreError::Busy)?;
+                f(&mut conn)
+            })
+            .await
+            .map_err(|e| StoreError::Db(format!("store task failed: {e}")))?
         })
     }
 
