@@ -246,6 +246,21 @@ async fn one_event_per_decision_and_fail_closed() {
             .ok
     );
     admin
+        .update_connection(tonic::Request::new(pb::UpdateConnectionRequest {
+            connection_id: id.clone(),
+            instance_name: Some("renamed".into()),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    admin
+        .rotate_credential(tonic::Request::new(pb::RotateCredentialRequest {
+            connection_id: id.clone(),
+            credential: h.secret_request(SECRET_APP, "TEST-ONLY-rotated").credential,
+        }))
+        .await
+        .unwrap();
+    admin
         .delete_connection(tonic::Request::new(pb::DeleteConnectionRequest {
             connection_id: id.clone(),
         }))
@@ -266,10 +281,19 @@ async fn one_event_per_decision_and_fail_closed() {
                 Some(ErrorCode::InvalidArgument)
             ),
             ("connection.test", Outcome::Allowed, None),
+            ("connection.update", Outcome::Allowed, None),
+            ("connection.rotate", Outcome::Allowed, None),
             ("connection.delete", Outcome::Allowed, None),
         ]
     );
-    assert_eq!(events[3].connection_id.unwrap().to_string(), id);
+    for e in &events[2..] {
+        assert_eq!(e.connection_id.unwrap().to_string(), id, "{}", e.event);
+    }
+    assert_eq!(
+        events[5].revoked_sessions,
+        Some(0),
+        "the delete says how many it revoked"
+    );
 
     let failing = h.admin.clone().with_events(std::sync::Arc::new(Recorder {
         fail: true,

@@ -153,8 +153,14 @@ async fn misuse_matrix_is_denied_and_audited() {
         let client = if *who == W1 { &mut w1 } else { &mut w2 };
         let err = client.acquire_token(acquire(h)).await.expect_err(what);
         assert_eq!(code(&err), *want, "{what}");
+        let detail = airlock_shared::AirlockError::from_status(&err).unwrap();
         assert!(
-            !err.message().contains(&b),
+            !err.message().contains(&b)
+                && !detail.detail().contains(&b)
+                && detail
+                    .metadata()
+                    .iter()
+                    .all(|(k, v)| !k.contains(&b) && !v.contains(&b)),
             "{what}: the refusal names another connection"
         );
     }
@@ -452,4 +458,37 @@ async fn revocations_last_through_the_clock_skew_allowance() {
         assert_eq!(rec.details["revoked"], "true");
         assert_eq!(rec.outcome, airlock_shared::audit::Outcome::Allowed);
     }
+}
+
+/// The documented defaults: a 15-minute handle when MintSession sets no TTL, at most an hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_ttl_is_fifteen_minutes_and_the_maximum_an_hour() {
+    let env = Env::new(|_| {}).await;
+    let run = env.serve().await;
+    let mut admin = env.admin(&run).await;
+    let mut orch = env.orchestrator(&run).await;
+    let a = env.connection(&mut admin).await;
+    let expiry_in = |m: pb::MintSessionResponse| {
+        m.expire_time.unwrap().seconds - time::OffsetDateTime::now_utc().unix_timestamp()
+    };
+    let default = orch
+        .mint_session(mint(&a, "j", ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!((895..=900).contains(&expiry_in(default)));
+    let with_ttl = |seconds| pb::MintSessionRequest {
+        ttl: Some(prost_types::Duration { seconds, nanos: 0 }),
+        ..mint(&a, "j", "")
+    };
+    let longest = orch
+        .mint_session(with_ttl(3600))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!((3595..=3600).contains(&expiry_in(longest)));
+    let err = orch.mint_session(with_ttl(3601)).await.unwrap_err();
+    assert_eq!(code(&err), ErrorCode::InvalidArgument);
+    drop((admin, orch));
+    run.stop().await.unwrap();
 }
