@@ -17,11 +17,13 @@ pub struct VerifyArgs {
     /// audit directory (its files are then read in chain order).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// The last record must have this seq (an anchor kept off the box).
+    /// An anchor copied off the box earlier: the record with this seq must still be present.
+    /// Records after it are fine (the log kept growing); a log ending before it is truncated.
     #[arg(long, value_name = "SEQ")]
     pub expect_last_seq: Option<u64>,
-    /// The last record (or the record at --expect-last-seq) must have this hash.
-    #[arg(long, value_name = "HEX")]
+    /// With --expect-last-seq: the record at that seq must have this hash. Alone: the log's
+    /// last record must have this hash (the log must not have grown since).
+    #[arg(long, value_name = "HEX", value_parser = parse_hash)]
     pub expect_last_hash: Option<String>,
     /// Signed checkpoint file written by the proxy (one checkpoint per line).
     #[arg(long, value_name = "FILE", requires = "checkpoint_key")]
@@ -29,6 +31,15 @@ pub struct VerifyArgs {
     /// The proxy's checkpoint public key file (64 hex digits).
     #[arg(long, value_name = "FILE")]
     pub checkpoint_key: Option<PathBuf>,
+}
+
+/// A record hash as printed by `audit verify`: 64 hex digits (stored lower-case).
+fn parse_hash(s: &str) -> Result<String, String> {
+    if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err("expected 64 hex digits: copy the \"last hash\" printed by `airlockctl audit verify` (or a record's \"hash\")".into())
+    }
 }
 
 /// Verifies the chain; prints a summary, or the first bad line and what is wrong.
@@ -68,6 +79,15 @@ pub fn verify(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                     out,
                     "note: the chain starts at seq {}; older files were not given",
                     summary.first_seq
+                )?;
+            }
+            if let Some(seq) = anchors.last_seq
+                && summary.last_seq > seq
+            {
+                writeln!(
+                    out,
+                    "note: the log grew by {} record(s) after the anchor (seq {seq}); take a new anchor to cover them",
+                    summary.last_seq - seq
                 )?;
             }
             if anchors.last_seq.is_none()

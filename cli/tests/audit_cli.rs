@@ -90,6 +90,49 @@ fn verify_reports_ok_then_names_the_tampered_line() {
 }
 
 #[test]
+fn verify_accepts_a_log_that_grew_past_its_anchor() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let hashes = write_log(&log);
+    let log_s = log.to_str().unwrap();
+    // Anchor (3, hash of 3) copied off the box earlier; the log has grown to seq 5 since.
+    let anchor = |seq: &str, hash: &str| {
+        airlockctl(&[
+            "audit",
+            "verify",
+            log_s,
+            "--expect-last-seq",
+            seq,
+            "--expect-last-hash",
+            hash,
+        ])
+    };
+    let (ok, out, err) = anchor("3", &hashes[2].1);
+    assert!(ok, "{out}{err}");
+    assert!(out.starts_with("OK: 5 records, seq 1..5"), "{out}");
+    assert!(
+        out.contains("grew by 2 record(s) after the anchor (seq 3)"),
+        "{out}"
+    );
+    // Record 3 does not have the anchored hash: reported at its line.
+    let (ok, _, err) = anchor("3", &hashes[1].1);
+    assert!(!ok);
+    assert!(
+        err.contains("TAMPERED") && err.contains("audit.log:3: does not have the anchored hash"),
+        "{err}"
+    );
+    // Truncated below the anchor.
+    let (ok, _, err) = anchor("7", &hashes[4].1);
+    assert!(
+        !ok && err.contains("truncated: the log ends at seq 5 but the anchor expects seq 7"),
+        "{err}"
+    );
+    // A malformed hash is refused before reading the log.
+    let (ok, _, err) = anchor("3", "not-a-hash");
+    assert!(!ok && err.contains("64 hex digits"), "{err}");
+}
+
+#[test]
 fn verify_uses_signed_checkpoints_to_catch_a_cut_tail() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("audit.log");

@@ -152,6 +152,8 @@ pub(crate) enum Msg {
     Close(oneshot::Sender<()>),
     /// These records were written but their callers had already given up: write `audit.late`.
     Late(Vec<u64>),
+    /// Wakes an idle writer so an interval checkpoint can cover the last record written.
+    Tick,
 }
 
 pub(crate) struct Job {

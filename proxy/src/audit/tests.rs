@@ -333,6 +333,57 @@ async fn checkpoints_anchor_the_tail() {
     assert!(err.problem.contains("truncated"), "{err}");
 }
 
+/// The checkpoints in `dir`'s `audit.checkpoints`, verified with its published key.
+fn checkpoint_seqs(dir: &Path) -> Vec<u64> {
+    let public = checkpoint::parse_public_key(
+        &std::fs::read_to_string(dir.join("audit-checkpoint.pub")).unwrap(),
+    )
+    .unwrap();
+    std::fs::read_to_string(dir.join("audit.checkpoints"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| checkpoint::verify(l, &public).unwrap().seq)
+        .collect()
+}
+
+#[tokio::test]
+async fn an_idle_writer_checkpoints_the_tail_within_an_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = Arc::new(
+        Ed25519KeyPair::from_pkcs8(
+            Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+                .unwrap()
+                .as_ref(),
+        )
+        .unwrap(),
+    );
+    let cfg = AuditConfig {
+        checkpoint_interval_secs: 1,
+        ..config(dir.path())
+    };
+    let (log, writer) = AuditLog::open(&cfg, &key(), Some(k)).unwrap();
+    let started = Instant::now();
+    let receipt = log.append(event(1)).await.unwrap();
+    // No further event: the checkpoint for seq 1 must still appear (about 1 s after opening;
+    // 10 s is a generous bound for a loaded machine).
+    let mut seqs = checkpoint_seqs(dir.path());
+    while seqs.is_empty() && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        seqs = checkpoint_seqs(dir.path());
+    }
+    assert_eq!(seqs, [receipt.seq], "no checkpoint while idle");
+    // Nothing new: the ticks that follow write no further checkpoint.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(checkpoint_seqs(dir.path()), [1]);
+    // Shutdown still checkpoints the new tail, and the writer exits once the log is dropped
+    // (the ticking task does not keep it alive).
+    log.append(event(2)).await.unwrap();
+    drop(log);
+    writer.join();
+    let seqs = checkpoint_seqs(dir.path());
+    assert_eq!(seqs, [1, 2]);
+}
+
 #[tokio::test]
 async fn fingerprints_are_keyed_and_never_the_value() {
     let dir = tempfile::tempdir().unwrap();

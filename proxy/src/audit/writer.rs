@@ -1,7 +1,8 @@
 //! The writer thread: takes every event waiting in the channel as one batch, drops events
 //! whose callers already gave up, seals the rest into the chain, writes them through every sink
 //! (all or nothing), then acknowledges each caller. Signed checkpoints follow batches at the
-//! configured interval and at shutdown.
+//! configured interval and at shutdown; while no event arrives, a timer task's ticks let the
+//! writer checkpoint the last record within about one interval.
 
 use std::{
     fs::{self, OpenOptions},
@@ -34,6 +35,10 @@ const COMMIT_SIBLINGS: usize = 8;
 
 /// With this many events already queued, the writer does not wait.
 const COMMIT_FULL: usize = 32;
+
+/// Ticks per checkpoint interval: an idle writer checkpoints the last record at most
+/// 1 + 1/`TICKS_PER_INTERVAL` intervals after the previous checkpoint.
+const TICKS_PER_INTERVAL: u32 = 10;
 
 /// The writer's timing.
 #[derive(Debug, Clone, Copy)]
@@ -102,6 +107,14 @@ impl Checkpointer {
         })
     }
 
+    /// How often an idle writer should check whether a checkpoint is due (none: only at
+    /// shutdown).
+    fn tick_period(&self) -> Option<Duration> {
+        self.interval.map(|i| i / TICKS_PER_INTERVAL)
+    }
+
+    /// Writes a checkpoint for `end` when one is due (`force`: at shutdown) and the chain
+    /// advanced since the last one.
     fn maybe_write(&mut self, end: &ChainEnd, force: bool) {
         let due = force || self.interval.is_some_and(|i| self.last.elapsed() >= i);
         if !due || end.seq == 0 || end.seq == self.last_seq {
@@ -173,6 +186,25 @@ impl Acker {
     }
 }
 
+/// Sends [`Msg::Tick`] every `period` until the writer is gone. Holds only a weak sender, so
+/// it never keeps the writer alive; a full queue skips the tick (the writer is busy and checks
+/// after every batch anyway).
+async fn tick(writer: mpsc::WeakSender<Msg>, period: Duration) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(tx) = writer.upgrade() else {
+            return;
+        };
+        if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(Msg::Tick) {
+            return;
+        }
+    }
+}
+
+/// Starts the writer thread, and with interval checkpoints and a runtime, the task that ticks
+/// it while idle (without a runtime, interval checkpoints follow batches only).
 pub(crate) fn spawn(
     rx: mpsc::Receiver<Msg>,
     acker: Acker,
@@ -181,6 +213,12 @@ pub(crate) fn spawn(
     checkpoints: Option<Checkpointer>,
     commit_delay: Duration,
 ) -> WriterHandle {
+    if let (Some(period), Some(rt)) = (
+        checkpoints.as_ref().and_then(Checkpointer::tick_period),
+        &acker.runtime,
+    ) {
+        rt.spawn(tick(acker.writer.clone(), period));
+    }
     let thread = std::thread::Builder::new()
         .name("airlock-audit".into())
         .spawn(move || run(rx, acker, sinks, end, checkpoints, commit_delay))
@@ -205,6 +243,7 @@ impl Collected {
             match msg {
                 Msg::Append(job) => self.batch.push(*job),
                 Msg::Late(seqs) => self.late.extend(seqs),
+                Msg::Tick => {}
                 Msg::Close(ack) => {
                     self.closed = Some(ack);
                     return;
@@ -230,6 +269,14 @@ fn run(
     while let Some(first) = rx.blocking_recv() {
         let mut c = Collected::default();
         c.drain(&mut rx, Some(first));
+        if c.batch.is_empty() && c.late.is_empty() && c.closed.is_none() {
+            // Only ticks: nothing to write, but an interval checkpoint may be due. The
+            // group-commit heuristic keeps the size of the last real batch.
+            if let Some(cp) = checkpoints.as_mut() {
+                cp.maybe_write(&end, false);
+            }
+            continue;
+        }
         // Group commit under load: callers are arriving concurrently, so waiting a moment
         // lets this write and fsync cover many more of them. Never for a lone caller.
         if !commit_delay.is_zero()

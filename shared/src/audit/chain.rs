@@ -148,12 +148,17 @@ pub struct Finding {
     pub problem: String,
 }
 
-/// External anchors: what the end of the log must look like.
+/// External anchors: what the operator saw earlier (copied off the box), which the log must
+/// still contain. The log keeps growing after an anchor is taken, so records after an anchored
+/// seq are fine; a log ending before it was truncated.
 #[derive(Debug, Clone, Default)]
 pub struct Anchors {
-    /// The log's last record must have this seq.
+    /// The record with this seq must be present: a log ending at a lower seq is truncated.
+    /// (Seq 0 stands for the empty log, which every log extends.)
     pub last_seq: Option<u64>,
-    /// The log's last record (or the record at `last_seq`) must have this hash.
+    /// With `last_seq`: the record at `last_seq` must have this hash (for seq 0, the genesis
+    /// hash). Alone: the log's final record must have this hash, i.e. the log must not have
+    /// grown since the anchor was taken.
     pub last_hash: Option<String>,
     /// Verified checkpoints: the record with each seq must have the given hash.
     pub checkpoints: BTreeMap<u64, String>,
@@ -267,6 +272,18 @@ where
                 ),
             ));
         }
+        if anchors.last_seq == Some(record.seq)
+            && let Some(expected) = &anchors.last_hash
+            && *expected != record.hash
+        {
+            return Err(at(
+                &line,
+                format!(
+                    "does not have the anchored hash for seq {}: the record (and the chain after it) was rewritten",
+                    record.seq
+                ),
+            ));
+        }
         walk.before_last_hash = walk
             .last
             .as_ref()
@@ -348,11 +365,36 @@ fn link(
 }
 
 fn finish(walk: Walk, anchors: &Anchors, last_file: &Path) -> Result<Summary, Finding> {
+    // The anchored seq 0 is the empty log: its "record" is the genesis hash.
+    if anchors.last_seq == Some(0)
+        && let Some(hash) = &anchors.last_hash
+        && hash != GENESIS
+    {
+        return Err(whole(
+            last_file,
+            "the anchor names seq 0 (the empty log) with a hash other than the genesis hash: check the anchor",
+        ));
+    }
     let Some((last, ..)) = walk.last else {
-        if anchors.last_seq.is_some_and(|s| s > 0) || !anchors.checkpoints.is_empty() {
+        if let Some(seq) = anchors.last_seq.filter(|s| *s > 0) {
             return Err(whole(
                 last_file,
-                "truncated: the log is empty but the anchor expects records",
+                &format!("truncated: the log is empty but the anchor expects seq {seq}"),
+            ));
+        }
+        if let Some(seq) = anchors.checkpoints.keys().next_back() {
+            return Err(whole(
+                last_file,
+                &format!("truncated: the log is empty but a signed checkpoint covers seq {seq}"),
+            ));
+        }
+        if anchors.last_seq.is_none()
+            && let Some(hash) = &anchors.last_hash
+            && hash != GENESIS
+        {
+            return Err(whole(
+                last_file,
+                "truncated: the log is empty but the anchor expects a last record with the anchored hash",
             ));
         }
         return Ok(Summary {
@@ -376,32 +418,37 @@ fn finish(walk: Walk, anchors: &Anchors, last_file: &Path) -> Result<Summary, Fi
             ),
         ));
     }
-    if let Some(seq) = anchors.last_seq
-        && seq != last.seq
-    {
-        let what = if seq > last.seq {
-            "truncated"
-        } else {
-            "extended"
-        };
-        return Err(whole(
-            last_file,
-            &format!(
-                "{what}: the log ends at seq {} but the anchor expects seq {seq}",
-                last.seq
-            ),
-        ));
-    }
-    if let Some(hash) = &anchors.last_hash
-        && *hash != last.hash
-    {
-        return Err(whole(
-            last_file,
-            &format!(
-                "the last record (seq {}) does not have the anchored hash: the tail was rewritten",
-                last.seq
-            ),
-        ));
+    match (anchors.last_seq, &anchors.last_hash) {
+        // Records after the anchored one are fine: the log grew since the anchor was taken.
+        // A hash anchor on a record that was reached was checked at its line.
+        (Some(seq), _) if seq > last.seq => {
+            return Err(whole(
+                last_file,
+                &format!(
+                    "truncated: the log ends at seq {} but the anchor expects seq {seq} to be present",
+                    last.seq
+                ),
+            ));
+        }
+        (Some(seq), _) if seq > 0 && seq < walk.first_seq => {
+            return Err(whole(
+                last_file,
+                &format!(
+                    "cannot check the anchor: seq {seq} is before the first given record (seq {}); give the older rotated files too",
+                    walk.first_seq
+                ),
+            ));
+        }
+        (None, Some(hash)) if *hash != last.hash => {
+            return Err(whole(
+                last_file,
+                &format!(
+                    "the last record (seq {}) does not have the anchored hash: the tail was rewritten, or the log grew since the anchor was taken (anchor its seq too)",
+                    last.seq
+                ),
+            ));
+        }
+        _ => {}
     }
     Ok(Summary {
         records: walk.records,

@@ -262,3 +262,127 @@ fn garbage_and_blank_lines_are_malformed() {
     lines[1] = lines[1].replace("\"cmdlets\"", "\"extra\":1,\"cmdlets\"");
     assert!(check(&lines, &Anchors::default()).is_err());
 }
+
+/// Anchors for "the record with `seq` had `hash` when the operator copied them off the box".
+fn anchored(seq: u64, hash: &str) -> Anchors {
+    Anchors {
+        last_seq: Some(seq),
+        last_hash: Some(hash.to_owned()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_log_that_grew_past_the_anchor_verifies() {
+    let lines = log(10);
+    let rec6 = open_line(&lines[5]).unwrap();
+    let summary = check(&lines, &anchored(6, &rec6.hash)).unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!((summary.records, summary.last_seq), (10, 10));
+    // The seq alone, and the anchor on the very last record, verify too.
+    let by_seq = Anchors {
+        last_seq: Some(6),
+        ..Default::default()
+    };
+    assert_eq!(check(&lines, &by_seq).unwrap().last_seq, 10);
+    let rec10 = open_line(&lines[9]).unwrap();
+    assert_eq!(
+        check(&lines, &anchored(10, &rec10.hash)).unwrap().last_seq,
+        10
+    );
+    // Across rotated files, with the anchored record in the older one.
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "audit.log.1", &lines[..7]);
+    let b = write(dir.path(), "audit.log", &lines[7..]);
+    assert!(verify_files(&[a, b], &anchored(6, &rec6.hash)).is_ok());
+}
+
+#[test]
+fn a_log_truncated_below_the_anchor_is_reported_as_truncated() {
+    let lines = log(8);
+    let rec7 = open_line(&lines[6]).unwrap();
+    let err = check(&lines[..5], &anchored(7, &rec7.hash)).unwrap_err();
+    assert_eq!(err.line, 0, "{err}");
+    assert_eq!(
+        err.problem,
+        "truncated: the log ends at seq 5 but the anchor expects seq 7 to be present"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("audit.log");
+    std::fs::write(&empty, "").unwrap();
+    let err = verify_files(&[empty], &anchored(7, &rec7.hash)).unwrap_err();
+    assert!(
+        err.problem
+            .starts_with("truncated: the log is empty but the anchor expects seq 7"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_anchored_record_with_another_hash_is_reported_at_its_line() {
+    let lines = log(10);
+    let rec6 = open_line(&lines[5]).unwrap();
+    // Records 6.. rewritten and re-chained: a valid chain, but record 6 is not the anchored one.
+    let mut forged = lines[..5].to_vec();
+    let mut prev = open_line(&lines[4]).unwrap().hash;
+    for seq in 6..=10 {
+        let mut e = event(seq);
+        e.job_id = Some(format!("forged-{seq}"));
+        let (line, hash) = seal(&e, seq, "2026-11-26T04:00:30.000000Z".into(), &prev);
+        prev = hash;
+        forged.push(line);
+    }
+    assert!(check(&forged, &Anchors::default()).is_ok());
+    let err = check(&forged, &anchored(6, &rec6.hash)).unwrap_err();
+    assert_eq!(err.line, 6, "{err}");
+    assert!(
+        err.problem
+            .starts_with("does not have the anchored hash for seq 6"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_hash_anchor_alone_pins_the_final_record() {
+    let lines = log(8);
+    let rec6 = open_line(&lines[5]).unwrap();
+    assert_eq!(
+        check(
+            &lines[..6],
+            &Anchors {
+                last_hash: Some(rec6.hash.clone()),
+                ..Default::default()
+            }
+        )
+        .unwrap()
+        .last_seq,
+        6
+    );
+    // The log grew: without the seq, the anchor cannot be located, and the message says so.
+    let err = check(
+        &lines,
+        &Anchors {
+            last_hash: Some(rec6.hash),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        err.problem.contains("anchored hash") && err.problem.contains("anchor its seq too"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_anchor_before_the_given_files_asks_for_the_older_files() {
+    let lines = log(10);
+    let rec3 = open_line(&lines[2]).unwrap();
+    let err = check(&lines[5..], &anchored(3, &rec3.hash)).unwrap_err();
+    assert!(
+        err.problem
+            .contains("seq 3 is before the first given record (seq 6)"),
+        "{err}"
+    );
+    // Seq 0 is the empty log: every log extends it, with the genesis hash.
+    assert!(check(&lines, &anchored(0, GENESIS)).is_ok());
+    assert!(check(&lines, &anchored(0, &rec3.hash)).is_err());
+}
