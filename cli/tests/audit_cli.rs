@@ -22,7 +22,7 @@ fn airlockctl(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-/// Five records: two jobs on connection c1, one denial.
+/// Five records: two jobs, the first four on connection c1 and the last on c2, one denial.
 fn write_log(path: &Path) -> Vec<(u64, String)> {
     let mut prev = GENESIS.to_owned();
     let mut lines = vec![];
@@ -49,7 +49,7 @@ fn write_log(path: &Path) -> Vec<(u64, String)> {
                 Outcome::Allowed
             },
         );
-        e.connection_id = Some("c1".into());
+        e.connection_id = Some(if seq == 5 { "c2" } else { "c1" }.into());
         e.job_id = Some(format!("job-{}", seq % 2));
         e.reason = denied.then(|| "HANDLE_EXPIRED".into());
         let (line, hash) = seal(&e, seq, format!("2026-11-26T04:0{seq}:00.000000Z"), &prev);
@@ -228,6 +228,35 @@ fn query_filters_by_job_outcome_event_and_time() {
         "json",
     ]);
     assert_eq!(out.lines().count(), 3, "{out}");
+    let (ok, out, _) = airlockctl(&[
+        "audit",
+        "query",
+        log_s,
+        "--connection",
+        "c2",
+        "--format",
+        "json",
+    ]);
+    assert!(ok);
+    let seqs: Vec<u64> = out
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs, [5], "{out}");
+    let (_, out, _) = airlockctl(&[
+        "audit",
+        "query",
+        log_s,
+        "--connection",
+        "c1",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.lines().count(), 4, "{out}");
     let (ok, _, err) = airlockctl(&["audit", "query", log_s, "--since", "yesterday"]);
     assert!(!ok && err.contains("RFC 3339"), "{err}");
 }
