@@ -123,6 +123,48 @@ async fn rotation_keeps_one_chain_across_files() {
 }
 
 #[tokio::test]
+async fn fsync_never_still_writes_every_acknowledged_event_and_rotates() {
+    // The config spelling `fsync = "never"`.
+    let parsed: AuditConfig = serde_json::from_str(r#"{"fsync":"never"}"#).unwrap();
+    assert_eq!(parsed.fsync, FsyncPolicy::Never);
+
+    // Without rotation: every acknowledged event is in audit.log, in one valid chain.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = AuditConfig {
+        fsync: FsyncPolicy::Never,
+        ..config(dir.path())
+    };
+    let (log, writer) = AuditLog::open(&cfg, &key(), None).unwrap();
+    for i in 1..=5 {
+        assert_eq!(log.append(event(i)).await.unwrap().seq, i as u64);
+    }
+    // Acknowledged means in the file already, before the writer stops.
+    let text = std::fs::read_to_string(dir.path().join("audit.log")).unwrap();
+    assert_eq!(text.lines().count(), 5);
+    assert!(text.lines().last().unwrap().contains("job-5"));
+    drop(log);
+    writer.join();
+    assert_eq!(verify(dir.path()).records, 5);
+
+    // With rotation (small files): one chain across several files.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = AuditConfig {
+        fsync: FsyncPolicy::Never,
+        max_file_bytes: 4096,
+        ..config(dir.path())
+    };
+    let (log, writer) = AuditLog::open(&cfg, &key(), None).unwrap();
+    for i in 1..=60 {
+        assert_eq!(log.append(event(i)).await.unwrap().seq, i as u64);
+    }
+    drop(log);
+    writer.join();
+    let files = sink::log_files(dir.path()).unwrap();
+    assert!(files.len() > 2, "{files:?}");
+    assert_eq!(verify(dir.path()).records, 60);
+}
+
+#[tokio::test]
 async fn ten_thousand_concurrent_appends_make_one_valid_chain() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = AuditConfig {
