@@ -28,6 +28,19 @@ pub struct FileSink {
     max_bytes: u64,
     fsync: FsyncPolicy,
     poisoned: Option<String>,
+    /// Faults the tests inject.
+    #[cfg(test)]
+    pub(crate) faults: Faults,
+}
+
+/// Faults a test can inject into a [`FileSink`], each once.
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub(crate) struct Faults {
+    /// The next write reaches the file, then reports an error (like a failed fsync).
+    pub(crate) write: bool,
+    /// The next rotation renames and reopens, then fails to sync the directory.
+    pub(crate) dir_sync: bool,
 }
 
 impl FileSink {
@@ -64,6 +77,8 @@ impl FileSink {
             max_bytes: max_bytes.max(4096),
             fsync,
             poisoned: None,
+            #[cfg(test)]
+            faults: Faults::default(),
         })
     }
 
@@ -73,20 +88,54 @@ impl FileSink {
         };
         self.file.sync_all()?;
         let current = self.dir.join(CURRENT);
-        fs::rename(&current, self.dir.join(rotated_name(first)))?;
-        self.file = OpenOptions::new()
+        let rotated = self.dir.join(rotated_name(first));
+        // Acknowledged records are never replaced: a rotated file of this name means the
+        // sink's idea of audit.log is wrong, so stop rather than overwrite.
+        if fs::symlink_metadata(&rotated).is_ok() {
+            let why = format!(
+                "{} already exists, so audit.log cannot be rotated onto it; run `airlockctl audit verify {}` and restart the proxy",
+                rotated.display(),
+                self.dir.display()
+            );
+            self.poisoned = Some(why.clone());
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, why));
+        }
+        fs::rename(&current, &rotated)?;
+        // audit.log now holds nothing of this sink's: whatever fails below, the next rotation
+        // must not rename the new file over the one just rotated.
+        self.len = 0;
+        self.first_seq = None;
+        match OpenOptions::new()
             .append(true)
             .create(true)
             .mode(0o600)
-            .open(&current)?;
-        File::open(&self.dir)?.sync_all()?;
-        self.len = 0;
-        self.first_seq = None;
-        Ok(())
+            .open(&current)
+        {
+            Ok(file) => self.file = file,
+            Err(e) => {
+                // The handle still points at the rotated file: never write there again.
+                self.poisoned = Some(format!(
+                    "cannot create a new {} after rotating ({e}); fix the directory and restart the proxy",
+                    current.display()
+                ));
+                return Err(e);
+            }
+        }
+        #[cfg(test)]
+        if std::mem::take(&mut self.faults.dir_sync) {
+            return Err(io::Error::other("injected: directory sync failed"));
+        }
+        File::open(&self.dir)?.sync_all()
     }
 
     fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.file.write_all(bytes)?;
+        #[cfg(test)]
+        if std::mem::take(&mut self.faults.write) {
+            return Err(io::Error::other(
+                "injected: write failed after reaching the file",
+            ));
+        }
         match self.fsync {
             FsyncPolicy::Always => self.file.sync_data(),
             FsyncPolicy::Never => self.file.flush(),
@@ -98,6 +147,12 @@ impl Sink for FileSink {
     fn write_batch(&mut self, first_seq: u64, lines: &[String]) -> io::Result<()> {
         if let Some(why) = &self.poisoned {
             return Err(io::Error::other(why.clone()));
+        }
+        // The file's real length, not a cached one: recovery may have cut a torn tail after
+        // this sink opened the file, and a rollback must return to the real end.
+        self.len = self.file.metadata()?.len();
+        if self.len == 0 {
+            self.first_seq = None;
         }
         let mut bytes = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
         for line in lines {

@@ -215,6 +215,71 @@ async fn a_full_disk_fails_every_append_quickly() {
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
+/// Recovery cuts a torn tail after the file sink has opened the file; a write that then fails
+/// must roll back to the file's real end, not to the length the sink saw at open (which
+/// would leave part of the failed batch, or zeros, in front of the next record).
+#[tokio::test]
+async fn a_failed_write_after_a_torn_tail_rolls_back_to_the_real_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, writer) = AuditLog::open(&config(dir.path()), &key(), None).unwrap();
+    log.append(event(1)).await.unwrap();
+    drop(log);
+    writer.join();
+    let path = dir.path().join("audit.log");
+    let mut text = std::fs::read(&path).unwrap();
+    text.extend_from_slice(br#"{"seq":2,"ts":"2026-11-26T10:00:00.000000Z","event":"tok"#);
+    std::fs::write(&path, text).unwrap();
+    // The order AuditLog::open uses: the sink opens the file, then recovery cuts the tail.
+    let mut file = sink::FileSink::open(dir.path(), 1 << 20, FsyncPolicy::Always).unwrap();
+    let end = recover::chain_end(dir.path()).unwrap();
+    file.faults.write = true;
+    let (log, writer) = AuditLog::start(
+        vec![Box::new(file)],
+        end,
+        None,
+        writer::Timing::deadline(Duration::from_secs(2)),
+        &key(),
+    );
+    assert!(log.append(event(2)).await.is_err(), "the injected failure");
+    assert_eq!(log.append(event(3)).await.unwrap().seq, 2);
+    drop(log);
+    writer.join();
+    assert_eq!(verify(dir.path()).records, 2);
+}
+
+/// A rotation that renamed audit.log but then failed (here: syncing the directory) must leave
+/// the sink writing to the new file; retrying the rotation used to rename the new, empty
+/// audit.log over the file just rotated, destroying acknowledged records.
+#[tokio::test]
+async fn a_rotation_that_fails_late_never_overwrites_the_rotated_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut file = sink::FileSink::open(dir.path(), 4096, FsyncPolicy::Always).unwrap();
+    file.faults.dir_sync = true;
+    let (log, writer) = AuditLog::start(
+        vec![Box::new(file)],
+        recover::ChainEnd::genesis(),
+        None,
+        writer::Timing::deadline(Duration::from_secs(2)),
+        &key(),
+    );
+    let (mut acknowledged, mut failed) = (0, 0);
+    for i in 0..60 {
+        match log.append(event(i)).await {
+            Ok(_) => acknowledged += 1,
+            Err(_) => failed += 1,
+        }
+    }
+    drop(log);
+    writer.join();
+    assert_eq!(
+        failed, 1,
+        "only the batch of the failed rotation is refused"
+    );
+    let files = sink::log_files(dir.path()).unwrap();
+    assert!(files.len() > 2, "rotated more than once: {}", files.len());
+    assert_eq!(verify(dir.path()).records, acknowledged);
+}
+
 /// A sink that fails while `fail` is set, then recovers.
 struct Flaky(Arc<Mutex<bool>>, Arc<Mutex<Vec<String>>>);
 
