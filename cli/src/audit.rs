@@ -4,7 +4,7 @@ use std::{io::Write, path::PathBuf};
 
 use airlock_shared::audit::{
     AuditRecord,
-    chain::{self, Anchors},
+    chain::{self, Anchors, FindingKind},
     checkpoint, files,
 };
 use anyhow::Context as _;
@@ -54,15 +54,37 @@ pub fn verify(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             .with_context(|| format!("cannot read {}", key_file.display()))?;
         let key = checkpoint::parse_public_key(&key_text)
             .with_context(|| format!("{}", key_file.display()))?;
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
+        let bytes =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let text = String::from_utf8_lossy(&bytes);
+        // A crash while the proxy appended a checkpoint leaves a last line without its newline
+        // (the proxy cuts it off at its next start): skip it, the others still count.
+        let torn_last = (!text.ends_with('\n'))
+            .then(|| text.lines().count())
+            .filter(|n| *n > 0);
         for (i, line) in text
             .lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
         {
-            let cp = checkpoint::verify(line, &key)
-                .with_context(|| format!("{}:{}", file.display(), i + 1))?;
+            let cp = match checkpoint::verify(line, &key) {
+                Ok(cp) => cp,
+                Err(checkpoint::CheckpointError::Malformed(_)) if torn_last == Some(i + 1) => {
+                    eprintln!(
+                        "warning: {}:{}: the last checkpoint line is incomplete (a crash while writing it); skipped, verifying with the others",
+                        file.display(),
+                        i + 1
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    return Err(anyhow::Error::new(e).context(format!(
+                        "{}:{}",
+                        file.display(),
+                        i + 1
+                    )));
+                }
+            };
             anchors.checkpoints.insert(cp.seq, cp.hash);
         }
     }
@@ -100,6 +122,11 @@ pub fn verify(args: &VerifyArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                 )?;
             }
             Ok(())
+        }
+        // A torn last line is a crash, not tampering, but the log is not clean until the
+        // proxy repairs it: still a failure.
+        Err(finding) if finding.kind == FindingKind::TornTail => {
+            anyhow::bail!("INCOMPLETE: {finding}")
         }
         Err(finding) => anyhow::bail!("TAMPERED: {finding}"),
     }

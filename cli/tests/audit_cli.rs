@@ -189,6 +189,92 @@ fn verify_uses_signed_checkpoints_to_catch_a_cut_tail() {
 }
 
 #[test]
+fn verify_skips_a_torn_last_checkpoint_line_but_not_a_torn_middle_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let hashes = write_log(&log);
+    let key = Ed25519KeyPair::from_pkcs8(
+        Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+            .unwrap()
+            .as_ref(),
+    )
+    .unwrap();
+    let sign = |seq: u64| {
+        checkpoint::sign(
+            &Checkpoint {
+                seq,
+                hash: hashes[seq as usize - 1].1.clone(),
+                ts: "2026-11-26T04:06:00.000000Z".into(),
+            },
+            &key,
+        )
+    };
+    let (cp4, cp5) = (sign(4), sign(5));
+    let torn = &cp5[..cp5.len() / 2];
+    let cps = dir.path().join("audit.checkpoints");
+    let pubkey = dir.path().join("audit-checkpoint.pub");
+    std::fs::write(&pubkey, checkpoint::public_key_hex(&key)).unwrap();
+    let run = || {
+        airlockctl(&[
+            "audit",
+            "verify",
+            log.to_str().unwrap(),
+            "--checkpoint",
+            cps.to_str().unwrap(),
+            "--checkpoint-key",
+            pubkey.to_str().unwrap(),
+        ])
+    };
+    // A crash mid-checkpoint: the last line has no newline and does not parse.
+    std::fs::write(&cps, format!("{cp4}\n{torn}")).unwrap();
+    let (ok, out, err) = run();
+    assert!(ok, "{out}{err}");
+    assert!(out.starts_with("OK: 5 records"), "{out}");
+    let warning = format!(
+        "warning: {}:2: the last checkpoint line is incomplete",
+        cps.display()
+    );
+    assert!(err.contains(&warning), "{err}");
+    // The checkpoints before it still count: a cut tail is caught.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let cut: Vec<&str> = text.lines().take(3).collect();
+    std::fs::write(&log, cut.join("\n") + "\n").unwrap();
+    let (ok, _, err) = run();
+    assert!(
+        !ok && err.contains("checkpoint covers seq 4 but the log ends at seq 3"),
+        "{err}"
+    );
+    // A torn line followed by more (the next checkpoint appended onto it) stays an error.
+    std::fs::write(&cps, format!("{torn}{cp4}\n{cp5}\n")).unwrap();
+    let (ok, _, err) = run();
+    assert!(!ok && err.contains(":1: not a checkpoint line"), "{err}");
+    assert!(!err.contains("incomplete"), "{err}");
+}
+
+#[test]
+fn verify_reports_a_torn_log_tail_as_incomplete_not_tampered() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    write_log(&log);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let last = text.trim_end().rsplit_once('\n').unwrap().1;
+    // The last write stopped halfway through record 5.
+    let torn = &text[..text.len() - 1 - last.len() / 2];
+    std::fs::write(&log, torn).unwrap();
+    let (ok, out, err) = airlockctl(&["audit", "verify", log.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains("INCOMPLETE: ")
+            && err.contains(
+                "audit.log:5: torn tail: the last line is incomplete (a crash mid-write)"
+            )
+            && err.contains("the 4 record(s) before it (seq 1..4) verify"),
+        "{err}"
+    );
+    assert!(!err.contains("TAMPERED"), "{err}");
+}
+
+#[test]
 fn query_filters_by_job_outcome_event_and_time() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("audit.log");

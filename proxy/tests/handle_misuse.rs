@@ -366,6 +366,77 @@ async fn mint_validation_and_audit_hash() {
     env.verify();
 }
 
+/// Every field within its own limit (64 cmdlets of 64 characters, a 128-character job ID, a
+/// 2048-byte worker SPIFFE ID) can still add up to a handle over `MAX_HANDLE_BYTES`, which every
+/// AcquireToken would refuse: the mint is refused instead, audited as a denied
+/// `session.minted`, and the same request with a short worker ID mints a usable handle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mint_refuses_a_handle_over_the_size_limit() {
+    let env = Env::new(|_| {}).await;
+    let run = env.serve().await;
+    let mut admin = env.admin(&run).await;
+    let mut orch = env.orchestrator(&run).await;
+    let mut w1 = env.worker(&run, W1).await;
+    let a = env.connection(&mut admin).await;
+    let cmdlets: Vec<String> = (0..64)
+        .map(|i| format!("Get-{i:02}{}", "N".repeat(64 - 6)))
+        .collect();
+    assert!(cmdlets.iter().all(|c| c.len() == 64));
+    let job = "j".repeat(128);
+    let prefix = "spiffe://airlock.local/worker/";
+    let worker = format!("{prefix}{}", "w".repeat(2048 - prefix.len()));
+    assert_eq!(worker.len(), airlock_shared::identity::MAX_SPIFFE_ID_LEN);
+    let big = pb::MintSessionRequest {
+        allowed_cmdlets: cmdlets.clone(),
+        ..mint(&a, &job, &worker)
+    };
+    // Not `expect_err`: it would print the minted handle.
+    let Err(err) = orch.mint_session(big).await else {
+        panic!("a handle over MAX_HANDLE_BYTES was minted");
+    };
+    assert_eq!(code(&err), ErrorCode::InvalidArgument);
+    assert!(
+        err.message().contains("over the 8192-byte limit")
+            && err.message().contains("allowed_cmdlets")
+            && err.message().contains("job_id")
+            && err.message().contains("worker_spiffe_id"),
+        "{}",
+        err.message()
+    );
+    // The same cmdlets and job ID with a short worker ID fit, and the handle redeems.
+    let ok = orch
+        .mint_session(pb::MintSessionRequest {
+            allowed_cmdlets: cmdlets.clone(),
+            ..mint(&a, &job, W1)
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(ok.handle.len() <= handle::MAX_HANDLE_BYTES);
+    let token = w1.acquire_token(acquire(&ok.handle)).await.unwrap();
+    assert_eq!(token.into_inner().allowed_cmdlets, cmdlets);
+    drop((admin, orch, w1));
+    run.stop().await.unwrap();
+    let records = env.records();
+    let minted: Vec<_> = records
+        .iter()
+        .filter(|r| r.event == "session.minted")
+        .collect();
+    assert_eq!(minted.len(), 2);
+    let refused = minted[0];
+    assert_eq!(
+        (refused.outcome.as_str(), refused.reason.as_deref()),
+        ("denied", Some("INVALID_ARGUMENT"))
+    );
+    assert_eq!(refused.job_id.as_deref(), Some(job.as_str()));
+    assert!(refused.session_id.is_none() && refused.fingerprints.is_empty());
+    assert_eq!(
+        minted[1].session_id.as_deref(),
+        Some(ok.session_id.as_str())
+    );
+    env.verify();
+}
+
 /// A handle is accepted up to `clock_skew_secs` past its expiry, so its revocation must last
 /// that long too: revoking it in that window works, and neither kind of revocation is
 /// forgotten by the restart's reload (which used to purge every session past its expiry).

@@ -107,8 +107,8 @@ fn cut_torn_tail(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Offset just after the last `\n` (0 if none).
-fn end_of_last_complete_line(file: &mut File, len: u64) -> io::Result<u64> {
+/// Offset just after the last `\n` among the first `len` bytes of `file` (0 if none).
+pub(crate) fn end_of_last_complete_line(file: &mut File, len: u64) -> io::Result<u64> {
     let mut pos = len;
     let mut buf = vec![0u8; 8192];
     while pos > 0 {

@@ -97,14 +97,44 @@ impl Checkpointer {
                 why: format!("cannot write {}: {e}", public.display()),
             }
         })?;
+        let path = dir.join("audit.checkpoints");
+        Self::cut_torn_line(&path).map_err(|e| AuditError::Open {
+            dir: dir.to_owned(),
+            why: format!("cannot repair a torn last line of {}: {e}", path.display()),
+        })?;
         let interval = (interval_secs > 0).then(|| Duration::from_secs(interval_secs));
         Ok(Self {
-            path: dir.join("audit.checkpoints"),
+            path,
             key,
             interval,
             last: Instant::now(),
             last_seq: 0,
         })
+    }
+
+    /// A crash while appending a checkpoint leaves the file without its final newline; the next
+    /// checkpoint would be appended onto that fragment and both lines lost (and `audit verify
+    /// --checkpoint` refuses the file). Cuts the file back to just after its last newline (to
+    /// empty if it has none) and syncs it.
+    fn cut_torn_line(path: &Path) -> std::io::Result<()> {
+        let mut file = match OpenOptions::new().read(true).write(true).open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let len = file.metadata()?.len();
+        let keep = super::recover::end_of_last_complete_line(&mut file, len)?;
+        if keep == len {
+            return Ok(());
+        }
+        file.set_len(keep)?;
+        file.sync_all()?;
+        tracing::warn!(
+            file = %path.display(),
+            bytes = len - keep,
+            "audit checkpoint file had a torn last line (crash during a write); cut it off"
+        );
+        Ok(())
     }
 
     /// How often an idle writer should check whether a checkpoint is due (none: only at
@@ -405,5 +435,68 @@ fn write_late(seqs: &[u64], sinks: &mut [Box<dyn Sink>], end: &mut ChainEnd) {
                 hash: hash.clone(),
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ring::rand::SystemRandom;
+
+    use super::*;
+
+    fn key() -> Arc<Ed25519KeyPair> {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+        Arc::new(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap())
+    }
+
+    fn end(seq: u64) -> ChainEnd {
+        ChainEnd {
+            seq,
+            hash: format!("{seq:064x}"),
+        }
+    }
+
+    /// A crash mid-checkpoint leaves a fragment without a newline: reopening cuts it off, so
+    /// the next checkpoint is a line of its own and the file verifies.
+    #[test]
+    fn a_torn_checkpoint_line_is_cut_off_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = key();
+        let public = checkpoint::parse_public_key(&checkpoint::public_key_hex(&k)).unwrap();
+        let path = dir.path().join("audit.checkpoints");
+        let mut cp = Checkpointer::open(dir.path(), k.clone(), 0).unwrap();
+        cp.maybe_write(&end(3), true);
+        let first = fs::read_to_string(&path).unwrap();
+        assert_eq!(first.lines().count(), 1);
+        // The next checkpoint was cut short by a crash.
+        let torn = checkpoint::sign(
+            &Checkpoint {
+                seq: 5,
+                hash: end(5).hash,
+                ts: "2026-11-26T04:00:00.000000Z".into(),
+            },
+            &k,
+        );
+        fs::write(&path, format!("{first}{}", &torn[..torn.len() / 2])).unwrap();
+        let mut cp = Checkpointer::open(dir.path(), k.clone(), 0).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), first);
+        cp.maybe_write(&end(7), true);
+        let text = fs::read_to_string(&path).unwrap();
+        let seqs: Vec<u64> = text
+            .lines()
+            .map(|l| checkpoint::verify(l, &public).unwrap().seq)
+            .collect();
+        assert_eq!(seqs, [3, 7]);
+        // A fragment with no newline before it at all: the file is emptied.
+        fs::write(&path, &torn[..10]).unwrap();
+        Checkpointer::open(dir.path(), k.clone(), 0).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"");
+        // An intact file and a missing one are left alone.
+        fs::write(&path, &text).unwrap();
+        Checkpointer::open(dir.path(), k.clone(), 0).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), text);
+        fs::remove_file(&path).unwrap();
+        Checkpointer::open(dir.path(), k, 0).unwrap();
+        assert!(!path.exists());
     }
 }

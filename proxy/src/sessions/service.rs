@@ -75,6 +75,27 @@ fn valid_cmdlet(c: &str) -> bool {
         && noun.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// The refusal for a mint whose signed handle would exceed [`handle::MAX_HANDLE_BYTES`],
+/// naming the field that contributes most as the one to shorten.
+fn too_long(m: &Mint, len: usize) -> AirlockError {
+    let cmdlets: usize = m.cmdlets.iter().map(String::len).sum();
+    let worker = m.worker.as_ref().map_or(0, String::len);
+    let field = if cmdlets >= m.job_id.len().max(worker) {
+        "allowed_cmdlets"
+    } else if worker >= m.job_id.len() {
+        "worker_spiffe_id"
+    } else {
+        "job_id"
+    };
+    invalid(
+        field,
+        &format!(
+            "the signed handle would be {len} bytes, over the {}-byte limit: use fewer or shorter allowed_cmdlets, or a shorter job_id or worker_spiffe_id",
+            handle::MAX_HANDLE_BYTES
+        ),
+    )
+}
+
 impl SessionBroker {
     /// A broker signing with `key` (the store's session-signing key).
     pub fn new(
@@ -164,6 +185,11 @@ impl SessionBroker {
             wrk: m.worker.clone(),
         };
         let handle = handle::sign(&claims, &self.key);
+        // Every field is within its own limit, but together they can make a handle that
+        // AcquireToken refuses as too long: refuse it here, before any session is recorded.
+        if handle.len() > handle::MAX_HANDLE_BYTES {
+            return Err(too_long(m, handle.len()));
+        }
         let row = SessionRow {
             id: uuid::Uuid::try_parse(&claims.sid)
                 .map_err(|e| AirlockError::new(ErrorCode::Internal, e.to_string()))?,

@@ -4,7 +4,7 @@
 use std::{
     collections::BTreeMap,
     fs::File,
-    io::{self, BufRead, BufReader},
+    io::{BufRead, BufReader},
     iter::Peekable,
     path::{Path, PathBuf},
 };
@@ -136,6 +136,20 @@ pub fn open_line(line: &str) -> Result<AuditRecord, LineError> {
     Ok(record)
 }
 
+/// What kind of problem a [`Finding`] is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FindingKind {
+    /// The log is not intact (edited, missing, reordered, inserted or truncated records,
+    /// malformed lines) or cannot be read.
+    #[default]
+    Invalid,
+    /// Only the very last line is incomplete (no trailing newline and not a valid record): what
+    /// a crash mid-write leaves. Its caller was never answered, the proxy moves it aside at its
+    /// next start, and every record before it verified (anchors and checkpoints included). Not
+    /// a pass: the file is not a clean log until the proxy repairs it.
+    TornTail,
+}
+
 /// The first problem found, and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}:{line}: {problem}", file.display())]
@@ -146,6 +160,8 @@ pub struct Finding {
     pub line: usize,
     /// What is wrong.
     pub problem: String,
+    /// Tampering (or unreadable) versus a torn tail.
+    pub kind: FindingKind,
 }
 
 /// External anchors: what the operator saw earlier (copied off the box), which the log must
@@ -181,6 +197,11 @@ struct Line {
     file: PathBuf,
     number: usize,
     text: String,
+    /// Ended with a newline (every line but a torn last one does).
+    complete: bool,
+    /// Not UTF-8: the 0-based byte offset of the first bad byte, and whether the line merely
+    /// ends inside a character (`text` is then lossy).
+    bad_utf8: Option<(usize, bool)>,
 }
 
 /// Verifies files in order (oldest first) as one chain.
@@ -198,14 +219,57 @@ pub fn verify_files(paths: &[PathBuf], anchors: &Anchors) -> Result<Summary, Fin
     )
 }
 
-fn read_lines(path: &Path, reader: impl BufRead) -> impl Iterator<Item = io::Result<Line>> {
+/// The lines of one file, each attributed to that file and its line number; a read error ends
+/// the file with a finding at the line being read.
+fn read_lines(
+    path: &Path,
+    mut reader: impl BufRead,
+) -> impl Iterator<Item = Result<Line, Finding>> {
     let file = path.to_owned();
-    reader.lines().enumerate().map(move |(i, text)| {
-        text.map(|text| Line {
-            file: file.clone(),
-            number: i + 1,
-            text,
-        })
+    let mut number = 0;
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        number += 1;
+        let mut bytes = Vec::new();
+        match reader.read_until(b'\n', &mut bytes) {
+            Ok(0) => None,
+            Ok(_) => {
+                let complete = bytes.last() == Some(&b'\n');
+                if complete {
+                    bytes.pop();
+                    if bytes.last() == Some(&b'\r') {
+                        bytes.pop();
+                    }
+                }
+                let (text, bad_utf8) = match String::from_utf8(bytes) {
+                    Ok(text) => (text, None),
+                    Err(e) => {
+                        let bad = e.utf8_error();
+                        let at = (bad.valid_up_to(), bad.error_len().is_none());
+                        (String::from_utf8_lossy(e.as_bytes()).into_owned(), Some(at))
+                    }
+                };
+                Some(Ok(Line {
+                    file: file.clone(),
+                    number,
+                    text,
+                    complete,
+                    bad_utf8,
+                }))
+            }
+            Err(e) => {
+                failed = true;
+                Some(Err(Finding {
+                    file: file.clone(),
+                    line: number,
+                    problem: format!("cannot read: {e}"),
+                    kind: FindingKind::Invalid,
+                }))
+            }
+        }
     })
 }
 
@@ -214,6 +278,7 @@ fn whole(path: &Path, problem: &str) -> Finding {
         file: path.to_owned(),
         line: 0,
         problem: problem.to_owned(),
+        kind: FindingKind::Invalid,
     }
 }
 
@@ -222,6 +287,43 @@ fn at(line: &Line, problem: String) -> Finding {
         file: line.file.clone(),
         line: line.number,
         problem,
+        kind: FindingKind::Invalid,
+    }
+}
+
+/// Whether `line` (the last one, without a newline) is a record cut short by a crash: not a
+/// valid record, but a prefix of a JSON object, possibly ending inside a UTF-8 character. A
+/// complete object that fails its checks (an edited last record whose newline was also
+/// removed) is not torn.
+fn cut_short(line: &Line) -> bool {
+    let text = match line.bad_utf8 {
+        None => line.text.as_str(),
+        Some((valid, true)) => &line.text[..valid],
+        Some((_, false)) => return false,
+    };
+    !text.trim().is_empty()
+        && open_line(text).is_err()
+        && serde_json::from_str::<serde::de::IgnoredAny>(text).is_err_and(|e| e.is_eof())
+}
+
+/// The finding for a torn last line, once every record before it verified (`summary`).
+fn torn_tail(line: &Line, summary: &Summary) -> Finding {
+    let before = if summary.records == 0 {
+        "no complete record precedes it".to_owned()
+    } else {
+        format!(
+            "the {} record(s) before it (seq {}..{}) verify",
+            summary.records, summary.first_seq, summary.last_seq
+        )
+    };
+    Finding {
+        kind: FindingKind::TornTail,
+        ..at(
+            line,
+            format!(
+                "torn tail: the last line is incomplete (a crash mid-write); the proxy moves it aside at its next start; {before}"
+            ),
+        )
     }
 }
 
@@ -239,7 +341,7 @@ fn verify_lines<I>(
     last_file: &Path,
 ) -> Result<Summary, Finding>
 where
-    I: Iterator<Item = io::Result<Line>>,
+    I: Iterator<Item = Result<Line, Finding>>,
 {
     let mut walk = Walk {
         records: 0,
@@ -248,7 +350,22 @@ where
         before_last_hash: GENESIS.to_owned(),
     };
     while let Some(line) = lines.next() {
-        let line = line.map_err(|e| whole(last_file, &format!("cannot read: {e}")))?;
+        let line = line?;
+        // A crash mid-write leaves the last line without its newline (and possibly cut inside
+        // a UTF-8 character): check everything before it, then report it as torn.
+        if !line.complete && lines.peek().is_none() && cut_short(&line) {
+            let summary = finish(walk, anchors, last_file)?;
+            return Err(torn_tail(&line, &summary));
+        }
+        if let Some((byte, _)) = line.bad_utf8 {
+            return Err(at(
+                &line,
+                format!(
+                    "not UTF-8 text (byte {} of the line is invalid): the file was edited or corrupted",
+                    byte + 1
+                ),
+            ));
+        }
         if line.text.trim().is_empty() {
             return Err(at(
                 &line,
@@ -257,7 +374,7 @@ where
         }
         let record = open_line(&line.text).map_err(|e| at(&line, e.to_string()))?;
         let next = match lines.peek() {
-            Some(Ok(next)) => open_line(&next.text).ok(),
+            Some(Ok(next)) if next.bad_utf8.is_none() => open_line(&next.text).ok(),
             _ => None,
         };
         link(&mut walk, &line, &record, next.as_ref())?;
@@ -320,6 +437,8 @@ fn link(
             file: last_file.clone(),
             number: *last_line,
             text: String::new(),
+            complete: true,
+            bad_utf8: None,
         };
         return Err(at(&inserted, "inserted: this record is not part of the chain (the next record links to the one before it)".into()));
     }
@@ -360,6 +479,8 @@ fn link(
         file: last_file.clone(),
         number: *last_line,
         text: String::new(),
+        complete: true,
+        bad_utf8: None,
     };
     Err(at(&previous, "edited: the next record's prev does not match this record's hash (content and hash were both rewritten)".into()))
 }

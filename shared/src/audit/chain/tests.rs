@@ -386,3 +386,109 @@ fn an_anchor_before_the_given_files_asks_for_the_older_files() {
     assert!(check(&lines, &anchored(0, GENESIS)).is_ok());
     assert!(check(&lines, &anchored(0, &rec3.hash)).is_err());
 }
+
+/// Writes `lines` (each with its newline) then `tail` with none, as a crash mid-write leaves.
+fn write_torn(dir: &Path, name: &str, lines: &[String], tail: &[u8]) -> PathBuf {
+    let path = write(dir, name, lines);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(tail);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// A last line cut short by a crash is reported as a torn tail once everything before it
+/// verified; an unterminated line that is a complete (edited) object, or that is not the last
+/// line, is not.
+#[test]
+fn a_torn_last_line_is_reported_as_torn_not_tampered() {
+    let lines = log(6);
+    let dir = tempfile::tempdir().unwrap();
+    let torn = &lines[5].as_bytes()[..lines[5].len() / 2];
+    let path = write_torn(dir.path(), "audit.log", &lines[..5], torn);
+    let err = verify_files(std::slice::from_ref(&path), &Anchors::default()).unwrap_err();
+    assert_eq!((err.kind, err.line), (FindingKind::TornTail, 6), "{err}");
+    assert!(
+        err.problem.starts_with(
+            "torn tail: the last line is incomplete (a crash mid-write); the proxy moves it aside at its next start"
+        ) && err.problem.contains("the 5 record(s) before it (seq 1..5) verify"),
+        "{err}"
+    );
+    assert!(!err.problem.contains("too short"), "{err}");
+    // Only the record's first byte made it.
+    let path = write_torn(dir.path(), "audit.log.b", &lines[..5], b"{");
+    let err = verify_files(&[path], &Anchors::default()).unwrap_err();
+    assert_eq!(err.kind, FindingKind::TornTail, "{err}");
+    // Cut inside a multi-byte character.
+    let mut e = event(6);
+    e.job_id = Some("job-ü".into());
+    let prev = open_line(&lines[4]).unwrap().hash;
+    let (line6, _) = seal(&e, 6, "2026-11-26T04:00:06.000000Z".into(), &prev);
+    let cut = line6.find('ü').unwrap() + 1;
+    let path = write_torn(
+        dir.path(),
+        "audit.log.c",
+        &lines[..5],
+        &line6.as_bytes()[..cut],
+    );
+    let err = verify_files(&[path], &Anchors::default()).unwrap_err();
+    assert_eq!((err.kind, err.line), (FindingKind::TornTail, 6), "{err}");
+    // The records before it are still checked against the anchors first.
+    let path = write_torn(dir.path(), "audit.log.d", &lines[..5], torn);
+    let rec5 = open_line(&lines[4]).unwrap();
+    let covered = Anchors {
+        checkpoints: [(5, rec5.hash.clone()), (6, "ab".repeat(32))].into(),
+        ..Default::default()
+    };
+    let err = verify_files(std::slice::from_ref(&path), &covered).unwrap_err();
+    assert_eq!(err.kind, FindingKind::Invalid, "{err}");
+    assert!(err.problem.starts_with("truncated"), "{err}");
+    // Tampering before the torn line is reported as such.
+    let mut lines_edited = lines[..5].to_vec();
+    lines_edited[1] = lines_edited[1].replace("job-2", "job-X");
+    let path = write_torn(dir.path(), "audit.log.e", &lines_edited, torn);
+    let err = verify_files(&[path], &Anchors::default()).unwrap_err();
+    assert_eq!((err.kind, err.line), (FindingKind::Invalid, 2), "{err}");
+    // An edited last record whose newline was removed too: a complete object, so not torn.
+    let edited = lines[5].replace("job-6", "job-X");
+    let path = write_torn(dir.path(), "audit.log.f", &lines[..5], edited.as_bytes());
+    let err = verify_files(&[path], &Anchors::default()).unwrap_err();
+    assert_eq!((err.kind, err.line), (FindingKind::Invalid, 6), "{err}");
+    assert!(err.problem.starts_with("edited"), "{err}");
+    // A valid record without its newline verifies as before.
+    let path = write_torn(dir.path(), "audit.log.g", &lines[..5], lines[5].as_bytes());
+    assert_eq!(
+        verify_files(&[path], &Anchors::default()).unwrap().last_seq,
+        6
+    );
+    // A cut line that is not the last one (a newer file follows) is not a torn tail.
+    let a = write_torn(
+        dir.path(),
+        "audit.log.1",
+        &lines[..3],
+        &lines[3].as_bytes()[..20],
+    );
+    let b = write(dir.path(), "audit.log.h", &lines[4..]);
+    let err = verify_files(&[a.clone(), b], &Anchors::default()).unwrap_err();
+    assert_eq!((&err.file, err.line), (&a, 4), "{err}");
+    assert_eq!(err.kind, FindingKind::Invalid, "{err}");
+}
+
+#[test]
+fn non_utf8_bytes_are_reported_at_their_own_file_and_line() {
+    let lines = log(6);
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "audit.log.1", &lines[..4]);
+    let mut bytes = std::fs::read(&a).unwrap();
+    let second = lines[0].len() + 1 + 10;
+    bytes[second] = 0xff;
+    std::fs::write(&a, bytes).unwrap();
+    let b = write(dir.path(), "audit.log", &lines[4..]);
+    let err = verify_files(&[a.clone(), b], &Anchors::default()).unwrap_err();
+    assert_eq!((&err.file, err.line), (&a, 2), "{err}");
+    assert_eq!(err.kind, FindingKind::Invalid, "{err}");
+    assert!(
+        err.problem
+            .starts_with("not UTF-8 text (byte 11 of the line is invalid)"),
+        "{err}"
+    );
+}
