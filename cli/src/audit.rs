@@ -224,8 +224,34 @@ impl QueryArgs {
     }
 }
 
-/// Prints the records matching every filter. Lines that are not records are reported on
-/// stderr and skipped (run `audit verify` to check integrity).
+/// A table cell as text that cannot drive the terminal: control characters (C0, DEL, C1) and
+/// bidirectional-text overrides are shown as `\u{..}` escapes. Callers choose some fields
+/// (a refused mint records the job ID as sent), so a raw cell could erase rows or fake new ones.
+fn cell(value: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !value.chars().any(unsafe_char) {
+        return value.into();
+    }
+    value
+        .chars()
+        .map(|c| {
+            if unsafe_char(c) {
+                format!("\\u{{{:x}}}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
+/// Prints the records matching every filter. Query does not stop at a bad line (that is
+/// `audit verify`'s job), but it checks each record's own hash and its link to the record
+/// before it, and warns on stderr about every line that is not a record, not UTF-8, or does
+/// not verify, ending with a summary, so an altered log is never shown without a warning.
 pub fn query(args: &QueryArgs, out: &mut dyn Write) -> anyhow::Result<usize> {
     let mut shown = 0;
     if args.format == Format::Table {
@@ -245,18 +271,47 @@ pub fn query(args: &QueryArgs, out: &mut dyn Write) -> anyhow::Result<usize> {
             header[0], header[1], header[2], header[3], header[4], header[5], header[6], header[7]
         )?;
     }
+    let mut unverified = 0usize;
+    // The previous record's (seq, hash); unknown before the first record read.
+    let mut last: Option<(u64, String)> = None;
     for file in &expand(&args.files)? {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
-        for (i, line) in text.lines().enumerate() {
-            let Ok(record) = serde_json::from_str::<AuditRecord>(line) else {
-                eprintln!(
-                    "warning: {}:{}: not an audit record; skipped",
-                    file.display(),
-                    i + 1
-                );
+        let bytes =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let lines = bytes.split(|&b| b == b'\n').enumerate();
+        for (i, raw) in lines {
+            if raw.is_empty() {
+                continue;
+            }
+            let at = format!("{}:{}", file.display(), i + 1);
+            let Ok(line) = std::str::from_utf8(raw) else {
+                eprintln!("warning: {at}: not UTF-8 text; skipped");
+                unverified += 1;
                 continue;
             };
+            let record = match chain::open_line(line) {
+                Ok(record) => {
+                    if let Some((seq, hash)) = &last
+                        && (record.seq != seq + 1 || record.prev != *hash)
+                    {
+                        eprintln!(
+                            "warning: {at}: seq {} does not follow seq {seq} in the chain (a record is missing, reordered or inserted)",
+                            record.seq
+                        );
+                        unverified += 1;
+                    }
+                    record
+                }
+                Err(e) => {
+                    unverified += 1;
+                    let Ok(record) = serde_json::from_str::<AuditRecord>(line) else {
+                        eprintln!("warning: {at}: not an audit record; skipped");
+                        continue;
+                    };
+                    eprintln!("warning: {at}: shown, but it does not verify ({e})");
+                    record
+                }
+            };
+            last = Some((record.seq, record.hash.clone()));
             if !args.matches(&record) {
                 continue;
             }
@@ -267,16 +322,21 @@ pub fn query(args: &QueryArgs, out: &mut dyn Write) -> anyhow::Result<usize> {
                     out,
                     "{:>6}  {:<27}  {:<20}  {:<7}  {:<18}  {:<40}  {:<36}  {}",
                     record.seq,
-                    record.ts,
-                    record.event,
+                    cell(&record.ts),
+                    cell(&record.event),
                     record.outcome.as_str(),
-                    record.reason.as_deref().unwrap_or("-"),
-                    record.actor.spiffe_id.as_deref().unwrap_or("-"),
-                    record.connection_id.as_deref().unwrap_or("-"),
-                    record.job_id.as_deref().unwrap_or("-"),
+                    cell(record.reason.as_deref().unwrap_or("-")),
+                    cell(record.actor.spiffe_id.as_deref().unwrap_or("-")),
+                    cell(record.connection_id.as_deref().unwrap_or("-")),
+                    cell(record.job_id.as_deref().unwrap_or("-")),
                 )?,
             }
         }
+    }
+    if unverified > 0 {
+        eprintln!(
+            "warning: {unverified} line(s) did not verify: the log may have been altered or cut by a crash; run `airlockctl audit verify` on the same files"
+        );
     }
     Ok(shown)
 }

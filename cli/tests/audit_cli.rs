@@ -346,3 +346,63 @@ fn query_filters_by_job_outcome_event_and_time() {
     let (ok, _, err) = airlockctl(&["audit", "query", log_s, "--since", "yesterday"]);
     assert!(!ok && err.contains("RFC 3339"), "{err}");
 }
+
+/// A caller-chosen field (a refused mint records the job ID as sent) must not drive the
+/// operator's terminal: control characters and bidi overrides are escaped in the table.
+#[test]
+fn query_table_escapes_control_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let mut e = AuditEvent::new("session.minted", Actor::default(), Outcome::Denied);
+    e.job_id = Some("job-7\r\u{1b}[2K\u{1b}[1A\n    9  fake row\u{7}\u{202e}".into());
+    let (line, _) = seal(&e, 1, "2026-11-26T04:00:00.000000Z".into(), GENESIS);
+    std::fs::write(&log, line + "\n").unwrap();
+    let (ok, out, _) = airlockctl(&["audit", "query", log.to_str().unwrap()]);
+    assert!(ok);
+    assert_eq!(out.lines().count(), 2, "header and one row: {out:?}");
+    assert!(
+        !out.chars()
+            .any(|c| (c.is_control() && c != '\n') || c == '\u{202e}'),
+        "{out:?}"
+    );
+    assert!(out.contains(r"job-7\u{d}\u{1b}[2K"), "{out:?}");
+    // JSON output keeps the record exactly as logged (JSON-escaped).
+    let (_, json, _) = airlockctl(&["audit", "query", log.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(json, std::fs::read_to_string(&log).unwrap());
+}
+
+/// Query is not verify, but it never shows an altered or damaged log silently: a line that is
+/// not UTF-8 is skipped, an edited record is shown with a warning, and a summary says to run
+/// `audit verify`.
+#[test]
+fn query_warns_about_lines_that_do_not_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    write_log(&log);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let edited = text.replacen("\"job_id\":\"job-1\"", "\"job_id\":\"job-X\"", 1);
+    assert_ne!(edited, text);
+    let mut bytes = edited.into_bytes();
+    bytes.extend_from_slice(b"{\"seq\":6,\"ts\":\"\xff\xfe\"}\n");
+    std::fs::write(&log, bytes).unwrap();
+    let (ok, out, err) = airlockctl(&["audit", "query", log.to_str().unwrap(), "--format", "json"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.lines().count(),
+        5,
+        "every record, the edited one too: {out}"
+    );
+    assert!(
+        err.contains("audit.log:1: shown, but it does not verify (edited"),
+        "{err}"
+    );
+    assert!(
+        err.contains("audit.log:6: not UTF-8 text; skipped"),
+        "{err}"
+    );
+    assert!(err.contains("2 line(s) did not verify"), "{err}");
+    // A clean log gets no warning.
+    write_log(&log);
+    let (_, _, err) = airlockctl(&["audit", "query", log.to_str().unwrap()]);
+    assert!(!err.contains("warning"), "{err}");
+}
