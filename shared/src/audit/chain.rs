@@ -353,7 +353,13 @@ where
         let line = line?;
         // A crash mid-write leaves the last line without its newline (and possibly cut inside
         // a UTF-8 character): check everything before it, then report it as torn.
-        if !line.complete && lines.peek().is_none() && cut_short(&line) {
+        // A whole record missing only its newline is torn too: the proxy writes each record
+        // with its newline in one write, so it was never acknowledged, and the proxy moves it
+        // aside at its next start (an anchor taken from it would not hold).
+        if !line.complete
+            && lines.peek().is_none()
+            && (cut_short(&line) || (line.bad_utf8.is_none() && open_line(&line.text).is_ok()))
+        {
             let summary = finish(walk, anchors, last_file)?;
             return Err(torn_tail(&line, &summary));
         }
