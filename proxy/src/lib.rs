@@ -32,6 +32,7 @@ pub mod tokens;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use airlock_proto::audit_service_server::AuditServiceServer;
@@ -154,15 +155,21 @@ pub struct Proxy {
     /// The audit log.
     pub audit: AuditLog,
     writer: Arc<parking_lot::Mutex<Option<audit::writer::WriterHandle>>>,
+    /// Whether [`serve`] wrote `proxy.started`: only then does [`Proxy::close`] write
+    /// `proxy.stopped`, so the log never holds a stop without its start.
+    started: Arc<AtomicBool>,
 }
 
 impl Proxy {
-    /// Appends `proxy.stopped`, stops the audit writer after everything queued, and joins it.
-    /// Later requests fail with AUDIT_UNAVAILABLE.
+    /// Appends `proxy.stopped` if `proxy.started` was written, stops the audit writer after
+    /// everything queued (it writes a final checkpoint), and joins it. Later requests fail
+    /// with AUDIT_UNAVAILABLE.
     pub async fn close(&self, actor: Actor) {
-        let ev = AuditEvent::new(names::PROXY_STOPPED, actor, Outcome::Allowed);
-        if let Err(e) = self.audit.append(ev).await {
-            tracing::error!(error = %e, "could not audit proxy.stopped");
+        if self.started.swap(false, Ordering::SeqCst) {
+            let ev = AuditEvent::new(names::PROXY_STOPPED, actor, Outcome::Allowed);
+            if let Err(e) = self.audit.append(ev).await {
+                tracing::error!(error = %e, "could not audit proxy.stopped");
+            }
         }
         self.audit.close().await;
         let writer = self.writer.lock().take();
@@ -186,7 +193,9 @@ fn http_client(config: &ProxyConfig) -> Result<reqwest::Client, StartError> {
 
 /// Opens the master key, the store (refusing wrong key / corruption / newer schema), the
 /// sealed keys and the audit log (refusing an unwritable or edited log), and builds the
-/// services.
+/// services. Everything that can fail is done before the audit log is opened, so an `Err`
+/// leaves no audit writer running. Close the returned proxy with [`Proxy::close`] (or hand it
+/// to [`serve`], which does).
 pub async fn open(config: &ProxyConfig) -> Result<Proxy, StartError> {
     open_with_sinks(config, None).await
 }
@@ -202,6 +211,9 @@ pub async fn open_with_sinks(
         SqliteStore::open(&config.store.path, &key)?.with_lock_wait(config.audit.write_deadline());
     let vault = Vault::new(Arc::new(sqlite), key);
     let keys = keys::load_or_create(&vault).await?;
+    let http = http_client(config)?;
+    let revocations = Revocations::load(vault.clone()).await?;
+    // Nothing below the audit log's opening can fail: an error never strands its writer.
     let (audit, writer) = match sinks {
         None => AuditLog::open(
             &config.audit_config(),
@@ -216,14 +228,12 @@ pub async fn open_with_sinks(
             &keys.fingerprint,
         ),
     };
-    let http = http_client(config)?;
     let source = EntraSource::new(vault.clone(), EntraClient::new(http.clone()));
     let policy = CachePolicy {
         max_wait: Duration::from_secs(config.entra.max_retry_wait_secs),
         ..CachePolicy::default()
     };
     let tokens = Arc::new(TokenCache::new(Arc::new(source), policy));
-    let revocations = Revocations::load(vault.clone()).await?;
     let admin = admin::ConnectionAdmin::new(vault.clone(), tokens.clone(), http)
         .with_events(Arc::new(audit.clone()))
         .with_revocations(revocations.clone());
@@ -249,6 +259,7 @@ pub async fn open_with_sinks(
         broker,
         audit,
         writer: Arc::new(parking_lot::Mutex::new(Some(writer))),
+        started: Arc::new(AtomicBool::new(false)),
     })
 }
 
@@ -292,27 +303,53 @@ fn own_actor(config: &ProxyConfig) -> Actor {
     }
 }
 
+/// The TLS server configuration and the role policy, read and checked (the files a serving
+/// proxy needs besides its store and audit log).
+fn serve_options(config: &ProxyConfig) -> Result<ServeOptions, StartError> {
+    let tls = airlock_shared::tls::server_config(&config.tls)?;
+    let policy =
+        RolePolicy::load(&config.policy_file).map_err(|e| StartError::Policy(e.to_string()))?;
+    let mut opts = ServeOptions::new(tls, Arc::new(policy));
+    opts.reflection = config.reflection;
+    opts.grace = config.grace();
+    Ok(opts)
+}
+
 /// Serves the proxy's gRPC API on `listener` over mTLS with the role policy, health service
 /// and graceful drain, until `shutdown` completes. Writes `proxy.started` first (refusing to
-/// serve if it cannot) and `proxy.stopped` last, then joins the audit writer.
+/// serve if it cannot) and `proxy.stopped` last, then joins the audit writer. On every error
+/// (bad TLS or policy files, `proxy.started` not written) the audit writer is closed too,
+/// without a `proxy.stopped`: the log never holds a stop without its start.
 pub async fn serve(
     config: &ProxyConfig,
     proxy: Proxy,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), StartError> {
-    let tls = airlock_shared::tls::server_config(&config.tls)?;
-    let policy =
-        RolePolicy::load(&config.policy_file).map_err(|e| StartError::Policy(e.to_string()))?;
+    match serve_options(config) {
+        Ok(opts) => serve_with(config, proxy, listener, opts, shutdown).await,
+        Err(e) => {
+            proxy.close(own_actor(config)).await;
+            Err(e)
+        }
+    }
+}
+
+/// [`serve`] with the TLS configuration and policy already loaded.
+async fn serve_with(
+    config: &ProxyConfig,
+    proxy: Proxy,
+    listener: TcpListener,
+    mut opts: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), StartError> {
     let me = own_actor(config);
     let started = AuditEvent::new(names::PROXY_STARTED, me.clone(), Outcome::Allowed);
     if let Err(e) = proxy.audit.append(started).await {
         proxy.close(me).await;
         return Err(e.into());
     }
-    let mut opts = ServeOptions::new(tls, Arc::new(policy));
-    opts.reflection = config.reflection;
-    opts.grace = config.grace();
+    proxy.started.store(true, Ordering::SeqCst);
     opts.observer = Arc::new(audit::record::AuditObserver::new(proxy.audit.clone()));
     let mut routes = tonic::service::RoutesBuilder::default();
     routes
@@ -329,23 +366,22 @@ pub async fn serve(
     Ok(result?)
 }
 
-/// `airlock-proxy serve`: hardens the process, opens the store, binds `config.listen` and
-/// serves until `shutdown` completes.
+/// `airlock-proxy serve`: hardens the process, reads the TLS files and the role policy, binds
+/// `config.listen`, then opens the store and the audit log and serves until `shutdown`
+/// completes. Everything that can fail before serving (bad files, a port in use) fails before
+/// the audit log is opened, so a failed start writes nothing to it.
 pub async fn run(
     config: ProxyConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), StartError> {
     hardening::harden_process()?;
+    let opts = serve_options(&config)?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
     let proxy = open(&config).await?;
-    let listener = match TcpListener::bind(config.listen).await {
-        Ok(l) => l,
-        Err(source) => {
-            proxy.close(own_actor(&config)).await;
-            return Err(StartError::Listen {
-                addr: config.listen,
-                source,
-            });
-        }
-    };
-    serve(&config, proxy, listener, shutdown).await
+    serve_with(&config, proxy, listener, opts, shutdown).await
 }

@@ -346,3 +346,51 @@ async fn one_event_per_decision_and_fail_closed() {
         matches!(cred, airlock_proxy::store::Credential::ClientSecret(s) if s.expose_secret() == SECRET)
     );
 }
+
+/// A TestConnection that Entra ID throttles (429) is diagnosed THROTTLED and recorded like
+/// every other upstream failure (`token.error`): outcome `error`, not `denied`.
+#[tokio::test]
+async fn throttled_test_connection_is_recorded_as_error() {
+    use airlock_proxy::admin::events::Outcome;
+    let h = Harness::start().await;
+    let rec = std::sync::Arc::new(Recorder::default());
+    let admin = h.admin.clone().with_events(rec.clone());
+    let id = h.create_id(h.secret_request(SECRET_APP, SECRET)).await;
+    // One 429 with a Retry-After too long to wait out in a call: the diagnosis is THROTTLED.
+    h.sim.control().set_faults(airlock_sim::Faults {
+        entra_fail_next: vec![429],
+        retry_after_secs: 60,
+        ..Default::default()
+    });
+    let t = pb::TestConnectionRequest {
+        connection_id: id.clone(),
+    };
+    let resp = admin
+        .test_connection(tonic::Request::new(t))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!resp.ok);
+    assert_eq!(code_of(&resp), ErrorCode::Throttled);
+    let events = rec.events.lock().clone();
+    let summary: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                e.event,
+                e.outcome,
+                e.reason,
+                e.connection_id.map(|c| c.to_string()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [(
+            "connection.test",
+            Outcome::Error,
+            Some(ErrorCode::Throttled),
+            Some(id)
+        )]
+    );
+}

@@ -285,3 +285,149 @@ async fn serve_with_audit_stdout_prints_exactly_the_audit_lines() {
         events.len()
     );
 }
+
+/// Runs `airlock-proxy serve` expecting it to fail on its own; returns its exit code and
+/// stderr. Killed (and the test failed) if it is still running after 60 s.
+fn serve_expecting_failure(cfg: &std::path::Path) -> (Option<i32>, String) {
+    let mut proc = Proc(
+        bin()
+            .args(["serve", "--config"])
+            .arg(cfg)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = proc.0.stderr.take().unwrap();
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).unwrap();
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = proc.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the proxy kept running instead of refusing to start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status.code(), err.join().unwrap())
+}
+
+/// The events in the audit directory, oldest first, after checking the chain (none if the log
+/// was never created).
+fn audit_events(audit_dir: &std::path::Path) -> Vec<String> {
+    if !audit_dir.join("audit.log").exists() {
+        return Vec::new();
+    }
+    let files = airlock_shared::audit::files::log_files(audit_dir).unwrap();
+    verify_files(&files, &Anchors::default()).unwrap_or_else(|f| panic!("{f}"));
+    files
+        .iter()
+        .flat_map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            text.lines()
+                .map(|l| serde_json::from_str::<AuditRecord>(l).unwrap().event)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// An init'ed config whose audit log lives in `dir/audit`; `edit` changes the config text.
+fn init_config(dir: &std::path::Path, edit: impl FnOnce(String) -> String) -> std::path::PathBuf {
+    let cfg = write_config(dir);
+    let text = std::fs::read_to_string(&cfg).unwrap()
+        + &format!(
+            "[audit]\ndir = \"{}\"\nfsync = \"never\"\ncheckpoint_interval_secs = 0\n",
+            dir.join("audit").display()
+        );
+    std::fs::write(&cfg, edit(text)).unwrap();
+    let init = bin().args(["init", "--config"]).arg(&cfg).output().unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    cfg
+}
+
+/// Port already in use: `serve` exits 1 naming the address, and the audit log is untouched — the
+/// port is bound before the log is opened, so there is no `proxy.stopped` without its
+/// `proxy.started` (nor any other event).
+#[test]
+fn serve_on_a_taken_port_fails_and_writes_no_audit_event() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = init_config(dir.path(), |t| t.replace("127.0.0.1:0", &addr.to_string()));
+    let (code, stderr) = serve_expecting_failure(&cfg);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+    let events = audit_events(&dir.path().join("audit"));
+    assert!(
+        events.is_empty(),
+        "a failed start wrote audit events: {events:?}"
+    );
+    drop(taken);
+}
+
+/// A role policy that does not parse: `serve` exits 1 naming the policy, before opening the
+/// audit log (no writer is left to stop, nothing claims the proxy started).
+#[test]
+fn serve_with_a_bad_policy_fails_before_opening_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = init_config(dir.path(), |t| t);
+    std::fs::write(dir.path().join("policy.toml"), "roles = [not toml").unwrap();
+    let (code, stderr) = serve_expecting_failure(&cfg);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("role policy"), "{stderr}");
+    assert!(
+        !dir.path().join("audit").join("audit.log").exists(),
+        "the audit log was opened for a start that could not succeed"
+    );
+}
+
+/// `airlock_proxy::serve` given an opened proxy and a bad policy or TLS key: it fails with that
+/// error and closes the audit writer (later appends are refused) without writing any
+/// `proxy.*` event; what the log holds verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_bad_files_closes_the_audit_writer() {
+    use airlock_proxy::StartError;
+    use airlock_shared::audit::{Actor, AuditEvent, Outcome};
+    type Break = fn(&mut airlock_proxy::ProxyConfig);
+    type Expect = fn(&StartError) -> bool;
+    let cases: [(&str, Break, Expect); 2] = [
+        (
+            "policy",
+            |c| std::fs::write(&c.policy_file, "roles = [not toml").unwrap(),
+            |e| matches!(e, StartError::Policy(_)) && e.to_string().contains("role policy"),
+        ),
+        (
+            "TLS key",
+            |c| std::fs::write(&c.tls.key, "not a PEM key\n").unwrap(),
+            |e| matches!(e, StartError::Tls(_)),
+        ),
+    ];
+    for (what, edit, expected) in cases {
+        let env = common::server::Env::new(edit).await;
+        let run = env.try_serve(None).await.unwrap();
+        let err = run.task.await.unwrap().expect_err("refuses to serve");
+        assert!(expected(&err), "{what}: {err}");
+        let probe = AuditEvent::new("audit.hash", Actor::default(), Outcome::Allowed);
+        assert!(
+            run.proxy.audit.append(probe).await.is_err(),
+            "{what}: the audit writer was left running"
+        );
+        let events: Vec<String> = env.records().into_iter().map(|r| r.event).collect();
+        assert!(events.is_empty(), "{what}: {events:?}");
+        env.verify();
+    }
+}

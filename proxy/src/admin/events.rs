@@ -23,8 +23,20 @@ pub enum Outcome {
     Allowed,
     /// Refused (bad input, unknown connection).
     Denied,
-    /// Failed on the proxy's side, or a TestConnection diagnosis.
+    /// Attempted and failed: on the proxy's side (store, audit) or upstream (Entra ID or
+    /// Exchange unavailable, throttled or timed out), as [`crate::audit::record::outcome_of`]
+    /// decides.
     Error,
+}
+
+impl From<airlock_shared::audit::Outcome> for Outcome {
+    fn from(o: airlock_shared::audit::Outcome) -> Self {
+        match o {
+            airlock_shared::audit::Outcome::Allowed => Self::Allowed,
+            airlock_shared::audit::Outcome::Denied => Self::Denied,
+            airlock_shared::audit::Outcome::Error => Self::Error,
+        }
+    }
 }
 
 /// One ConnectionAdmin decision. Never carries a secret, key or token.
@@ -53,13 +65,10 @@ impl AdminEvent {
         connection_id: Option<uuid::Uuid>,
         error: Option<&AirlockError>,
     ) -> Self {
-        let outcome = match error.map(AirlockError::code) {
-            None => Outcome::Allowed,
-            Some(ErrorCode::Internal | ErrorCode::Transient | ErrorCode::AuditUnavailable) => {
-                Outcome::Error
-            }
-            Some(_) => Outcome::Denied,
-        };
+        // The one mapping every audit event uses (`token.error`, `session.revoked`, ...).
+        let outcome = error.map_or(Outcome::Allowed, |e| {
+            crate::audit::record::outcome_of(e.code()).into()
+        });
         Self {
             event,
             actor,
@@ -155,5 +164,30 @@ impl Recorder {
             self.events.record(ev).await.map_err(|e| e.to_status())?;
         }
         result.map(Response::new).map_err(|e| e.to_status())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `connection.test` and the other admin events classify a catalogue code exactly as
+    /// every other audit event does (`record::outcome_of`): THROTTLED and TIMEOUT are `error`.
+    #[test]
+    fn outcome_matches_the_audit_mapping_for_every_code() {
+        for code in airlock_shared::catalogue::all_codes() {
+            let err = AirlockError::bare(code);
+            let ev = AdminEvent::new(crate::audit::names::CONNECTION_TEST, None, None, Some(&err));
+            let want: Outcome = crate::audit::record::outcome_of(code).into();
+            assert_eq!(ev.outcome, want, "{code:?}");
+            assert_eq!(ev.reason, Some(code));
+        }
+        for code in [ErrorCode::Throttled, ErrorCode::Timeout] {
+            let err = AirlockError::bare(code);
+            let ev = AdminEvent::new(crate::audit::names::CONNECTION_TEST, None, None, Some(&err));
+            assert_eq!(ev.outcome, Outcome::Error, "{code:?}");
+        }
+        let ok = AdminEvent::new(crate::audit::names::CONNECTION_TEST, None, None, None);
+        assert_eq!((ok.outcome, ok.reason), (Outcome::Allowed, None));
     }
 }
