@@ -94,8 +94,8 @@ async fn timed<T>(f: impl std::future::Future<Output = Result<T, tonic::Status>>
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn full_or_blocked_log_fails_each_request_within_the_deadline() {
+/// A proxy with the short deadline whose audit file sits behind a [`Switch`].
+async fn serve_with_switch() -> (Env, Switch, Running) {
     let env = Env::new(|c| c.audit.write_deadline_ms = DEADLINE_MS).await;
     let switch = Switch(Arc::new((Mutex::new(Mode::Ok), Condvar::new())));
     let file = FileSink::open(&env.audit_dir(), 1 << 20, FsyncPolicy::Always).unwrap();
@@ -104,6 +104,12 @@ async fn full_or_blocked_log_fails_each_request_within_the_deadline() {
         switch: switch.clone(),
     };
     let run = env.try_serve(Some(vec![Box::new(sink)])).await.unwrap();
+    (env, switch, run)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_or_blocked_log_fails_each_request_within_the_deadline() {
+    let (env, switch, run) = serve_with_switch().await;
     let mut admin = env.admin(&run).await;
     let mut orch = env.orchestrator(&run).await;
     let mut w1 = env.worker(&run, W1).await;
@@ -207,14 +213,7 @@ async fn full_or_blocked_log_fails_each_request_within_the_deadline() {
 /// refusal's own event), with nothing changed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_store_changes_each_fail_within_the_deadline_while_the_log_blocks() {
-    let env = Env::new(|c| c.audit.write_deadline_ms = DEADLINE_MS).await;
-    let switch = Switch(Arc::new((Mutex::new(Mode::Ok), Condvar::new())));
-    let file = FileSink::open(&env.audit_dir(), 1 << 20, FsyncPolicy::Always).unwrap();
-    let sink = SwitchSink {
-        inner: file,
-        switch: switch.clone(),
-    };
-    let run = env.try_serve(Some(vec![Box::new(sink)])).await.unwrap();
+    let (env, switch, run) = serve_with_switch().await;
     let mut admin = env.admin(&run).await;
     let mut orch = env.orchestrator(&run).await;
     let a = env.connection(&mut admin).await;

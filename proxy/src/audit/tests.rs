@@ -45,6 +45,20 @@ fn verify(dir: &Path) -> airlock_shared::audit::chain::Summary {
         .unwrap_or_else(|f| panic!("{f}"))
 }
 
+/// A log over one sink, continuing from `end`, with a 2 s deadline and no commit delay.
+fn start_over(
+    sink: impl Sink + 'static,
+    end: recover::ChainEnd,
+) -> (AuditLog, writer::WriterHandle) {
+    AuditLog::start(
+        vec![Box::new(sink)],
+        end,
+        None,
+        writer::Timing::deadline(Duration::from_secs(2)),
+        &key(),
+    )
+}
+
 #[tokio::test]
 async fn appends_are_chained_and_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -233,13 +247,7 @@ async fn a_failed_write_after_a_torn_tail_rolls_back_to_the_real_end() {
     let mut file = sink::FileSink::open(dir.path(), 1 << 20, FsyncPolicy::Always).unwrap();
     let end = recover::chain_end(dir.path()).unwrap();
     file.faults.write = true;
-    let (log, writer) = AuditLog::start(
-        vec![Box::new(file)],
-        end,
-        None,
-        writer::Timing::deadline(Duration::from_secs(2)),
-        &key(),
-    );
+    let (log, writer) = start_over(file, end);
     assert!(log.append(event(2)).await.is_err(), "the injected failure");
     assert_eq!(log.append(event(3)).await.unwrap().seq, 2);
     drop(log);
@@ -255,13 +263,7 @@ async fn a_rotation_that_fails_late_never_overwrites_the_rotated_file() {
     let dir = tempfile::tempdir().unwrap();
     let mut file = sink::FileSink::open(dir.path(), 4096, FsyncPolicy::Always).unwrap();
     file.faults.dir_sync = true;
-    let (log, writer) = AuditLog::start(
-        vec![Box::new(file)],
-        recover::ChainEnd::genesis(),
-        None,
-        writer::Timing::deadline(Duration::from_secs(2)),
-        &key(),
-    );
+    let (log, writer) = start_over(file, recover::ChainEnd::genesis());
     let (mut acknowledged, mut failed) = (0, 0);
     for i in 0..60 {
         match log.append(event(i)).await {
@@ -300,12 +302,9 @@ impl Sink for Flaky {
 async fn after_a_failure_the_chain_continues_without_a_gap() {
     let fail = Arc::new(Mutex::new(false));
     let lines = Arc::new(Mutex::new(vec![]));
-    let (log, _w) = AuditLog::start(
-        vec![Box::new(Flaky(fail.clone(), lines.clone()))],
+    let (log, _w) = start_over(
+        Flaky(fail.clone(), lines.clone()),
         recover::ChainEnd::genesis(),
-        None,
-        writer::Timing::deadline(Duration::from_secs(2)),
-        &key(),
     );
     log.append(event(1)).await.unwrap();
     *fail.lock().unwrap() = true;
