@@ -28,7 +28,16 @@ pub struct Vault {
     key: Arc<MasterKey>,
     /// Connection metadata read through, dropped on every write to that connection (the token
     /// broker reads it on every call). Single-replica: a shared-store backend would drop it.
-    records: Arc<RwLock<HashMap<uuid::Uuid, Arc<ConnectionRecord>>>>,
+    records: Arc<RwLock<Records>>,
+}
+
+/// The read-through cache of connection metadata.
+#[derive(Default)]
+struct Records {
+    by_id: HashMap<uuid::Uuid, Arc<ConnectionRecord>>,
+    /// Bumped by every write: a read that began before a write may not cache what it read
+    /// (it could be the record the write just deleted or replaced).
+    writes: u64,
 }
 
 impl std::fmt::Debug for Vault {
@@ -80,9 +89,13 @@ impl Vault {
     /// One connection's metadata, shared with the read-through cache (the token broker's hot
     /// path: no copy of the record's strings per call).
     pub async fn get_shared(&self, id: uuid::Uuid) -> Result<Arc<ConnectionRecord>, StoreError> {
-        if let Some(r) = self.records.read().get(&id) {
-            return Ok(Arc::clone(r));
-        }
+        let writes = {
+            let records = self.records.read();
+            if let Some(r) = records.by_id.get(&id) {
+                return Ok(Arc::clone(r));
+            }
+            records.writes
+        };
         let record = Arc::new(
             self.store
                 .get(id)
@@ -90,12 +103,19 @@ impl Vault {
                 .ok_or(StoreError::NotFound)?
                 .record,
         );
-        self.records.write().insert(id, Arc::clone(&record));
+        let mut records = self.records.write();
+        // A write (delete, update, rotate) since the read began may have made `record` stale:
+        // answer this call with it, but never cache it for later ones.
+        if records.writes == writes {
+            records.by_id.insert(id, Arc::clone(&record));
+        }
         Ok(record)
     }
 
     fn forget(&self, id: uuid::Uuid) {
-        self.records.write().remove(&id);
+        let mut records = self.records.write();
+        records.by_id.remove(&id);
+        records.writes += 1;
     }
 
     /// Metadata and the decrypted credential. Callers drop the credential as soon as the token

@@ -223,3 +223,123 @@ async fn store_file_never_contains_the_plaintext() {
         }
     }
 }
+
+/// A store whose next `get` after [`HeldReads::hold_next`] holds its answer until the test
+/// releases it: a read that began before a write and finishes after it.
+struct HeldReads {
+    inner: SqliteStore,
+    hold_next: std::sync::atomic::AtomicBool,
+    read_done: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+impl ConnectionStore for HeldReads {
+    fn insert(&self, conn: StoredConnection, gate: Gate) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.inner.insert(conn, gate)
+    }
+    fn get(&self, id: uuid::Uuid) -> BoxFuture<'_, Result<Option<StoredConnection>, StoreError>> {
+        Box::pin(async move {
+            let read = self.inner.get(id).await;
+            if self
+                .hold_next
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+            {
+                self.read_done.notify_one();
+                self.release.notified().await;
+            }
+            read
+        })
+    }
+    fn list(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<(i64, StoredConnection)>, StoreError>> {
+        self.inner.list(after, limit)
+    }
+    fn replace(
+        &self,
+        conn: StoredConnection,
+        expected_version: u64,
+        gate: Gate,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.inner.replace(conn, expected_version, gate)
+    }
+    fn delete(
+        &self,
+        id: uuid::Uuid,
+        live_from: i64,
+        gate: Gate,
+    ) -> BoxFuture<'_, Result<u64, StoreError>> {
+        self.inner.delete(id, live_from, gate)
+    }
+    fn insert_session(&self, row: SessionRow) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.inner.insert_session(row)
+    }
+    fn revoke_session(
+        &self,
+        id: uuid::Uuid,
+        live_from: i64,
+        gate: Gate,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        self.inner.revoke_session(id, live_from, gate)
+    }
+    fn revoked_sessions(
+        &self,
+        live_from: i64,
+    ) -> BoxFuture<'_, Result<Vec<uuid::Uuid>, StoreError>> {
+        self.inner.revoked_sessions(live_from)
+    }
+    fn get_value(&self, name: &str) -> BoxFuture<'_, Result<Option<Vec<u8>>, StoreError>> {
+        self.inner.get_value(name)
+    }
+    fn put_value(&self, name: &str, sealed: Vec<u8>) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.inner.put_value(name, sealed)
+    }
+}
+
+/// A metadata read that began before a delete (or update) and finished after it answers its
+/// own caller, but is not cached: later reads see the delete (the token broker and MintSession
+/// read through this cache, so a stale entry outlived the delete until the next write).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_racing_a_write_is_not_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(HeldReads {
+        inner: SqliteStore::create(&dir.path().join("store.db"), &key(1)).unwrap(),
+        hold_next: false.into(),
+        read_done: tokio::sync::Notify::new(),
+        release: tokio::sync::Notify::new(),
+    });
+    let v = Vault::new(store.clone(), Arc::new(key(1)));
+    let secret = Credential::ClientSecret(SecretString::new(SECRET.into()));
+    for write in ["update", "delete"] {
+        let r = v.create(record(), &secret).await.unwrap();
+        store
+            .hold_next
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let reader = {
+            let v = v.clone();
+            tokio::spawn(async move { v.get_shared(r.id).await })
+        };
+        store.read_done.notified().await;
+        match write {
+            "update" => {
+                v.update(r.id, |r| r.instance_name = "renamed".into())
+                    .await
+                    .unwrap();
+            }
+            _ => v.delete(r.id).await.unwrap(),
+        }
+        store.release.notify_one();
+        let stale = reader.await.unwrap().unwrap();
+        assert_eq!(
+            stale.version, 1,
+            "{write}: the racing read saw the old record"
+        );
+        let now = v.get_shared(r.id).await;
+        match write {
+            "update" => assert_eq!(now.unwrap().instance_name, "renamed", "{write}"),
+            _ => assert!(matches!(now, Err(StoreError::NotFound)), "{write}"),
+        }
+    }
+}
