@@ -200,6 +200,12 @@ impl Validate for ProxyConfig {
         if !(1..=600).contains(&self.entra.http_timeout_secs) {
             problems.push("entra.http_timeout_secs: must be 1 to 600".into());
         }
+        if self.entra.max_retry_wait_secs > 300 {
+            problems.push(
+                "entra.max_retry_wait_secs: at most 300 (0 fails every throttled request at once)"
+                    .into(),
+            );
+        }
         if self.grace_secs > 3600 {
             problems.push("grace_secs: at most 3600".into());
         }
@@ -214,6 +220,16 @@ impl Validate for ProxyConfig {
             problems.push(format!(
                 "sessions.clock_skew_secs: at most {MAX_CLOCK_SKEW_SECS}"
             ));
+        }
+        if !(4096..=(1 << 40)).contains(&self.audit.max_file_bytes) {
+            problems
+                .push("audit.max_file_bytes: must be 4096 (4 KiB) to 1099511627776 (1 TiB)".into());
+        }
+        if self.audit.checkpoint_interval_secs > 86_400 {
+            problems.push(
+                "audit.checkpoint_interval_secs: at most 86400 (a day); 0 = only at shutdown"
+                    .into(),
+            );
         }
         if !(10..=60_000).contains(&self.audit.write_deadline_ms) {
             problems.push("audit.write_deadline_ms: must be 10 to 60000".into());
@@ -285,6 +301,29 @@ mod tests {
         assert!(all.contains("bogus"), "{all}");
         assert!(all.contains("policy_file"), "{all}");
         assert!(all.contains("http_timeout_secs"), "{all}");
+    }
+
+    #[test]
+    fn out_of_range_audit_and_entra_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = text(dir.path())
+            + "[entra]\nmax_retry_wait_secs = 9223372036854775807\n"
+            + "[audit]\nmax_file_bytes = 0\ncheckpoint_interval_secs = 9223372036854775807\n";
+        let err = airlock_shared::config::load_str::<ProxyConfig>(
+            &bad,
+            "t",
+            ENV_PREFIX,
+            &BTreeMap::new(),
+        )
+        .unwrap_err();
+        let all = err.to_string();
+        for field in [
+            "entra.max_retry_wait_secs",
+            "audit.max_file_bytes",
+            "audit.checkpoint_interval_secs",
+        ] {
+            assert!(all.contains(field), "{field}: {all}");
+        }
     }
 
     #[test]
