@@ -89,16 +89,19 @@ impl TokenCache {
             let mut st = entry.lock();
             let now = Instant::now();
             let blocked = st.failure.as_ref().is_some_and(|(_, until)| now < *until);
-            if let Some(tok) = st.token.clone() {
+            // A cached token is served only while at least `min_remaining` of it is left:
+            // the effective refresh point is `min(refresh_at, expires_at - min_remaining)`.
+            // Past that point callers wait for the flight. A token whose refresh point
+            // (half-life for short tokens) lies beyond `expires_at - min_remaining` thus gets
+            // no refresh-ahead window: it is served up to that point, then refetched.
+            if let Some(tok) = st.token.clone().filter(|t| self.servable(t, now)) {
                 if now < tok.refresh_at {
                     return Ok(tok);
                 }
-                if now + self.policy.min_remaining < tok.expires_at {
-                    if st.flight.is_none() && !blocked {
-                        st.flight = Some(self.start(id, &entry));
-                    }
-                    return Ok(tok);
+                if st.flight.is_none() && !blocked {
+                    st.flight = Some(self.start(id, &entry));
                 }
+                return Ok(tok);
             }
             if let (true, Some((err, _))) = (blocked, &st.failure) {
                 return Err(err.clone());
@@ -133,6 +136,17 @@ impl TokenCache {
         flight.await
     }
 
+    /// Whether a cached token may still be handed out: at least `min_remaining` left.
+    ///
+    /// A token fresh from a flight is returned to the callers of that flight even when it has
+    /// less than `min_remaining` (it is the freshest Entra gave us, and failing the callers
+    /// would gain nothing); it is cached but never served from the cache, so the next caller
+    /// starts a new flight.
+    fn servable(&self, tok: &AccessToken, now: Instant) -> bool {
+        now.checked_add(self.policy.min_remaining)
+            .is_some_and(|t| t < tok.expires_at)
+    }
+
     /// Drops the connection's token (credential rotated or connection deleted). A flight
     /// already running finishes into the detached entry and is not seen again.
     pub fn invalidate(&self, id: uuid::Uuid) {
@@ -143,37 +157,72 @@ impl TokenCache {
         let source = Arc::clone(&self.source);
         let entry = Arc::clone(entry);
         let policy = self.policy;
+        let task_entry = Arc::clone(&entry);
         let task = tokio::spawn(async move {
-            let res = fetch_with_retry(source.as_ref(), id, policy)
+            // A panicking source must not skip the bookkeeping below: a flight left in place
+            // after its task died would answer every later caller with the same error until
+            // the connection is rotated or deleted. The panic becomes an ordinary failure
+            // (its payload is not echoed: it could quote response data).
+            let res = std::panic::AssertUnwindSafe(fetch_with_retry(source.as_ref(), id, policy))
+                .catch_unwind()
                 .await
+                .unwrap_or_else(|_| {
+                    tracing::error!(connection.id = %id, "token fetch panicked");
+                    Err(AirlockError::new(
+                        ErrorCode::Internal,
+                        "token fetch panicked",
+                    ))
+                })
                 .map(Arc::new);
-            let mut st = entry.lock();
-            st.flight = None;
-            match &res {
-                Ok(tok) => {
-                    st.token = Some(Arc::clone(tok));
-                    st.failure = None;
-                }
-                Err(err) => {
-                    let hold = err.retry_delay().unwrap_or(policy.negative_ttl);
-                    st.failure = Some((err.clone(), Instant::now() + hold));
-                    if st.token.is_some() {
-                        tracing::warn!(connection.id = %id, code = err.code().reason(), "background token refresh failed; the current token stays in use");
-                    }
-                }
-            }
+            settle(&task_entry, id, policy, &res);
             res
         });
         async move {
             task.await.unwrap_or_else(|e| {
-                Err(AirlockError::new(
+                // The task died outside the fetch (or was cancelled at shutdown): still clear
+                // the flight and remember an ordinary failure so a later call retries.
+                let err = AirlockError::new(
                     ErrorCode::Internal,
-                    format!("token task failed: {e}"),
-                ))
+                    if e.is_panic() {
+                        "token task panicked"
+                    } else {
+                        "token task cancelled"
+                    },
+                );
+                let res = Err(err);
+                settle(&entry, id, policy, &res);
+                res
             })
         }
         .boxed()
         .shared()
+    }
+}
+
+/// Records a flight's outcome in its entry and ends the flight.
+fn settle(
+    entry: &Mutex<Entry>,
+    id: uuid::Uuid,
+    policy: CachePolicy,
+    res: &Result<Arc<AccessToken>, AirlockError>,
+) {
+    let mut st = entry.lock();
+    st.flight = None;
+    match res {
+        Ok(tok) => {
+            if tok.expires_at <= Instant::now() + policy.min_remaining {
+                tracing::warn!(connection.id = %id, "token arrived with less than the minimum remaining lifetime; it will not be served from the cache");
+            }
+            st.token = Some(Arc::clone(tok));
+            st.failure = None;
+        }
+        Err(err) => {
+            let hold = err.retry_delay().unwrap_or(policy.negative_ttl);
+            st.failure = Some((err.clone(), Instant::now() + hold));
+            if st.token.is_some() {
+                tracing::warn!(connection.id = %id, code = err.code().reason(), "background token refresh failed; the current token stays in use");
+            }
+        }
     }
 }
 

@@ -16,6 +16,11 @@ use crate::store::{ConnectionRecord, Credential};
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Refresh this long before expiry when Entra sends no `refresh_in`.
 pub const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
+/// The longest lifetime a token is trusted for. Entra issues tokens for 60–90 minutes; a
+/// larger `expires_in` (up to `u64::MAX`, which would overflow the clock) is clamped to this
+/// rather than rejected: the token is most likely still good, and assuming a shorter life only
+/// makes us refresh earlier, never hand out an expired token.
+pub const MAX_EXPIRES_IN: Duration = Duration::from_secs(24 * 3600);
 
 /// An access token with its timing. Redacted `Debug`.
 pub struct AccessToken {
@@ -43,19 +48,27 @@ impl std::fmt::Debug for AccessToken {
 impl AccessToken {
     /// A token valid for `expires_in` from now, refreshed at `refresh_in` when given, else 5
     /// minutes before expiry (or at half-life for tokens shorter than 10 minutes).
+    /// `expires_in` is clamped to [`MAX_EXPIRES_IN`].
     pub fn new(value: SecretString, expires_in: Duration, refresh_in: Option<Duration>) -> Self {
         let now = Instant::now();
+        let expires_in = expires_in.min(MAX_EXPIRES_IN);
         let ahead = if expires_in > 2 * REFRESH_BEFORE_EXPIRY {
             expires_in - REFRESH_BEFORE_EXPIRY
         } else {
             expires_in / 2
         };
         let refresh = refresh_in.map_or(ahead, |r| r.min(ahead));
+        // Checked although clamped: should the clock still overflow, treat the token as
+        // already expired (it is then never served from the cache) instead of panicking.
+        let expires_at = now.checked_add(expires_in).unwrap_or(now);
+        let utc_now = OffsetDateTime::now_utc();
         Self {
             value,
-            expires_at: now + expires_in,
-            refresh_at: now + refresh,
-            expires_at_utc: OffsetDateTime::now_utc() + expires_in,
+            expires_at,
+            refresh_at: now.checked_add(refresh).unwrap_or(now).min(expires_at),
+            expires_at_utc: utc_now
+                .checked_add(expires_in.try_into().unwrap_or_default())
+                .unwrap_or(utc_now),
             fingerprint: OnceLock::new(),
         }
     }
@@ -226,7 +239,10 @@ fn parse_success(bytes: &[u8]) -> Result<AccessToken, TokenError> {
 pub fn parse_retry_after(v: &str) -> Option<Duration> {
     let cap = Duration::from_secs(3600);
     if let Ok(secs) = v.trim().parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs).min(cap));
+        // `try_from_secs_f64` fails (instead of panicking) on values too large for a
+        // `Duration`, e.g. `1e30`: those get the cap too.
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::try_from_secs_f64(secs).map_or(cap, |d| d.min(cap)));
     }
     let when =
         OffsetDateTime::parse(v.trim(), &time::format_description::well_known::Rfc2822).ok()?;
@@ -280,6 +296,30 @@ mod tests {
             None,
         );
         assert_eq!(t.expires_at - t.refresh_at, Duration::from_secs(60));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn huge_expires_in_is_clamped_not_a_panic() {
+        for body in [
+            br#"{"expires_in":18446744073709551615,"access_token":"TEST-ONLY-tok"}"#.as_slice(),
+            br#"{"expires_in":"18446744073709551615","refresh_in":18446744073709551615,"access_token":"TEST-ONLY-tok"}"#,
+        ] {
+            let t = parse_success(body).unwrap();
+            assert_eq!(t.expires_at - Instant::now(), MAX_EXPIRES_IN);
+            assert_eq!(t.expires_at - t.refresh_at, REFRESH_BEFORE_EXPIRY);
+            let utc_left = t.expires_at_utc - OffsetDateTime::now_utc();
+            assert!(utc_left <= MAX_EXPIRES_IN && utc_left > MAX_EXPIRES_IN - Duration::from_secs(60));
+        }
+    }
+
+    #[test]
+    fn huge_retry_after_is_capped_not_a_panic() {
+        let cap = Some(Duration::from_secs(3600));
+        assert_eq!(parse_retry_after("1e30"), cap);
+        assert_eq!(parse_retry_after("18446744073709551616"), cap);
+        assert_eq!(parse_retry_after(&format!("{}", f64::MAX)), cap);
+        assert_eq!(parse_retry_after("inf"), None);
+        assert_eq!(parse_retry_after("-1"), None);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use airlock_shared::SecretString;
 
@@ -10,6 +10,8 @@ use super::*;
 struct Scripted {
     calls: AtomicUsize,
     script: Mutex<VecDeque<Result<u64, AirlockError>>>,
+    /// The next fetch panics (once).
+    panic_next: AtomicBool,
 }
 
 impl Scripted {
@@ -26,6 +28,9 @@ impl TokenSource for Scripted {
         Box::pin(async move {
             let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
             tokio::time::sleep(Duration::from_millis(20)).await;
+            if self.panic_next.swap(false, Ordering::SeqCst) {
+                panic!("TEST scripted source panic");
+            }
             let next = self.script.lock().pop_front().unwrap_or(Ok(3600));
             next.map(|secs| {
                 AccessToken::new(
@@ -168,4 +173,53 @@ async fn invalidate_and_refresh_now_fetch_again() {
     );
     assert_eq!(value(&cache.get(id).await.unwrap()), "TEST-ONLY-token-3");
     assert_eq!(src.calls(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_fetch_is_an_ordinary_failure() {
+    let (src, cache) = setup();
+    let id = uuid::Uuid::new_v4();
+    src.panic_next.store(true, Ordering::SeqCst);
+    let err = cache.get(id).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Internal);
+    assert!(cache.get(id).await.is_err(), "negative window applies");
+    assert_eq!(src.calls(), 1);
+    tokio::time::advance(CachePolicy::default().negative_ttl + Duration::from_secs(1)).await;
+    assert_eq!(value(&cache.get(id).await.unwrap()), "TEST-ONLY-token-2");
+    assert_eq!(src.calls(), 2);
+
+    // refresh_now is not jammed either
+    let id = uuid::Uuid::new_v4();
+    src.panic_next.store(true, Ordering::SeqCst);
+    assert!(cache.refresh_now(id).await.is_err());
+    assert_eq!(
+        value(&cache.refresh_now(id).await.unwrap()),
+        "TEST-ONLY-token-4"
+    );
+    assert_eq!(src.calls(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_token_with_less_than_min_remaining_is_not_served_from_cache() {
+    let (src, cache) = setup();
+    let id = uuid::Uuid::new_v4();
+    let min = CachePolicy::default().min_remaining; // 60 s
+    src.push(Ok(100)); // refresh_at is its half-life (50 s), past expires_at - 60 s
+    assert_eq!(value(&cache.get(id).await.unwrap()), "TEST-ONLY-token-1");
+    tokio::time::advance(Duration::from_secs(30)).await;
+    assert_eq!(value(&cache.get(id).await.unwrap()), "TEST-ONLY-token-1");
+    assert_eq!(src.calls(), 1, "70 s left: served from cache");
+    tokio::time::advance(Duration::from_secs(15)).await; // 55 s left, before refresh_at
+    let tok = cache.get(id).await.unwrap();
+    assert_eq!(value(&tok), "TEST-ONLY-token-2", "55 s left: not served");
+    assert!(tok.expires_at >= Instant::now() + min);
+    assert_eq!(src.calls(), 2);
+
+    // A fresh token that itself has less than min_remaining goes to its flight's callers
+    // but is never served from the cache.
+    let id = uuid::Uuid::new_v4();
+    src.push(Ok(30));
+    assert_eq!(value(&cache.get(id).await.unwrap()), "TEST-ONLY-token-3");
+    assert_eq!(value(&cache.get(id).await.unwrap()), "TEST-ONLY-token-4");
+    assert_eq!(src.calls(), 4);
 }
