@@ -304,6 +304,14 @@ async fn one_event_per_decision_and_fail_closed() {
         .await
         .unwrap_err();
     assert_eq!(err(st).code(), ErrorCode::AuditUnavailable);
+    // A test changes nothing, but its diagnosis is not answered unaudited either.
+    let st = failing
+        .test_connection(tonic::Request::new(pb::TestConnectionRequest {
+            connection_id: id.clone(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(err(st).code(), ErrorCode::AuditUnavailable);
     // Nothing happened unaudited: no connection was created, and an existing one is neither
     // renamed, rotated nor deleted when its event cannot be recorded.
     assert!(h.vault.list(0, 10).await.unwrap().is_empty());

@@ -134,6 +134,12 @@ async fn full_or_blocked_log_fails_each_request_within_the_deadline() {
         let cases = [
             timed(w1.acquire_token(acquire.clone())).await,
             timed(orch.mint_session(mint(&a, "job-2", ""))).await,
+            // Refusals too are answered only after their event is written.
+            timed(w1.acquire_token(pb::AcquireTokenRequest {
+                handle: "not.a.handle".into(),
+            }))
+            .await,
+            timed(orch.mint_session(mint(&a, "job with spaces", ""))).await,
             timed(orch.revoke_session(pb::RevokeSessionRequest {
                 session_id: s.session_id.clone(),
             }))

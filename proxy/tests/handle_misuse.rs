@@ -563,3 +563,52 @@ async fn default_ttl_is_fifteen_minutes_and_the_maximum_an_hour() {
     drop((admin, orch));
     run.stop().await.unwrap();
 }
+
+/// The claim in a JWT's payload (test tokens from the simulator; never printed).
+fn jwt_claim(token: &str, claim: &str) -> String {
+    let payload = token.split('.').nth(1).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    v[claim].as_str().unwrap_or_default().to_owned()
+}
+
+/// Two connections of two different apps: each handle yields its own connection's token,
+/// issued to that connection's app, never the other's (the responses' IDs alone are copied
+/// from the handle, so this looks inside the tokens).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_handle_yields_its_own_connections_token() {
+    let env = Env::new(|_| {}).await;
+    let run = env.serve().await;
+    let mut admin = env.admin(&run).await;
+    let mut orch = env.orchestrator(&run).await;
+    let mut w1 = env.worker(&run, W1).await;
+    let a = env.connection(&mut admin).await;
+    let b = env
+        .connection_with(&mut admin, common::NOROLE_APP, common::NOROLE_SECRET)
+        .await;
+    let mut tokens = Vec::new();
+    for (conn, app) in [
+        (&a, common::SECRET_APP),
+        (&b, common::NOROLE_APP),
+        (&a, common::SECRET_APP),
+    ] {
+        let h = orch
+            .mint_session(mint(conn, "job", ""))
+            .await
+            .unwrap()
+            .into_inner()
+            .handle;
+        let t = w1.acquire_token(acquire(&h)).await.unwrap().into_inner();
+        assert_eq!(&t.connection_id, conn);
+        assert_eq!(
+            jwt_claim(&t.access_token, "appid"),
+            app,
+            "the token was issued to the connection's app"
+        );
+        tokens.push(t.access_token);
+    }
+    assert!(tokens[0] != tokens[1], "A's and B's tokens differ");
+    assert!(tokens[0] == tokens[2], "A's token is cached and shared");
+    drop((admin, orch, w1));
+    run.stop().await.unwrap();
+}

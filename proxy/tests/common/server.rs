@@ -151,13 +151,23 @@ impl Env {
 
     /// A client-secret connection to the simulator; returns its ID.
     pub async fn connection(&self, admin: &mut ConnectionAdminServiceClient<Channel>) -> String {
+        self.connection_with(admin, SECRET_APP, SECRET).await
+    }
+
+    /// A client-secret connection for another simulator app; returns its ID.
+    pub async fn connection_with(
+        &self,
+        admin: &mut ConnectionAdminServiceClient<Channel>,
+        app: &str,
+        secret: &str,
+    ) -> String {
         let req = pb::CreateConnectionRequest {
             instance_name: "Contoso (sim)".into(),
             tenant_id: TENANT.into(),
-            app_id: SECRET_APP.into(),
+            app_id: app.into(),
             organization: "contoso.onmicrosoft.com".into(),
             credential: Some(pb::Credential {
-                kind: Some(pb::credential::Kind::ClientSecret(SECRET.into())),
+                kind: Some(pb::credential::Kind::ClientSecret(secret.into())),
             }),
             environment: Some(pb::Environment {
                 authority_host: self.sim.authority(),
