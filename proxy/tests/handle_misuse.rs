@@ -316,6 +316,36 @@ async fn mint_validation_and_audit_hash() {
                 ..mint(&a, "j", "")
             },
         ),
+        (
+            "TTL a nanosecond above max",
+            pb::MintSessionRequest {
+                ttl: Some(prost_types::Duration {
+                    seconds: 600,
+                    nanos: 1,
+                }),
+                ..mint(&a, "j", "")
+            },
+        ),
+        (
+            "TTL with negative nanos",
+            pb::MintSessionRequest {
+                ttl: Some(prost_types::Duration {
+                    seconds: 10,
+                    nanos: -1,
+                }),
+                ..mint(&a, "j", "")
+            },
+        ),
+        (
+            "TTL with a whole second in nanos",
+            pb::MintSessionRequest {
+                ttl: Some(prost_types::Duration {
+                    seconds: 10,
+                    nanos: 1_000_000_000,
+                }),
+                ..mint(&a, "j", "")
+            },
+        ),
         ("bad worker ID", mint(&a, "j", "https://w1")),
     ];
     for (what, req) in &bad {

@@ -104,6 +104,20 @@ impl TokenBrokerService for TokenBroker {
         };
         let token = match self.tokens.get(session.connection_id).await {
             Ok(t) => t,
+            // Deleted after the handle was checked: refused like any handle of a deleted
+            // connection (token.denied HANDLE_REVOKED), not reported as an Entra error.
+            Err(err) if err.code() == airlock_shared::ErrorCode::ConnectionNotFound => {
+                let e = crate::sessions::HandleError::Revoked;
+                let mut ev = self.event(
+                    names::TOKEN_DENIED,
+                    actor,
+                    Outcome::Denied,
+                    &handle,
+                    Some(&*session),
+                );
+                ev.outcome = record::outcome_of(e.to_airlock().code());
+                return Err(self.refuse(ev, e.to_airlock()).await);
+            }
             Err(err) => {
                 let mut ev = self.event(
                     names::TOKEN_ERROR,

@@ -122,7 +122,12 @@ impl SessionBroker {
             Err(StoreError::NotFound) => {
                 return Err(invalid("connection_id", "no such connection"));
             }
-            Err(e) => return Err(AirlockError::new(ErrorCode::Internal, e.to_string())),
+            Err(e) => {
+                return Err(e.transient().unwrap_or_else(|| {
+                    tracing::error!(error = %e, "store failure while checking a connection");
+                    AirlockError::new(ErrorCode::Internal, "the store failed; see the proxy log")
+                }));
+            }
         }
         let job_ok = |b: u8| b.is_ascii_alphanumeric() || b"._:-".contains(&b);
         if r.job_id.is_empty() || r.job_id.len() > MAX_JOB_ID || !r.job_id.bytes().all(job_ok) {
@@ -163,12 +168,18 @@ impl SessionBroker {
             return Ok(self.ttl.default);
         };
         let secs = u64::try_from(d.seconds).unwrap_or(0);
-        if secs < 1 || d.nanos < 0 || Duration::from_secs(secs) > self.ttl.max {
+        let nanos = u32::try_from(d.nanos).ok().filter(|n| *n < 1_000_000_000);
+        let exact = nanos.map(|n| Duration::new(secs, n));
+        if secs < 1 || exact.is_none_or(|t| t > self.ttl.max) {
             return Err(invalid(
                 "ttl",
-                &format!("must be 1 s to {} s", self.ttl.max.as_secs()),
+                &format!(
+                    "must be 1 s to {} s (nanos 0 to 999999999)",
+                    self.ttl.max.as_secs()
+                ),
             ));
         }
+        // Handles carry whole seconds: a fraction is dropped.
         Ok(Duration::from_secs(secs))
     }
 
