@@ -285,19 +285,19 @@ mod tests {
         );
     }
 
+    /// Every problem loading `text` reports (it must fail).
+    fn problems(text: &str) -> String {
+        airlock_shared::config::load_str::<ProxyConfig>(text, "t", ENV_PREFIX, &BTreeMap::new())
+            .unwrap_err()
+            .to_string()
+    }
+
     #[test]
     fn reports_every_problem_at_once() {
         let dir = tempfile::tempdir().unwrap();
         let bad = text(dir.path()).replace("policy.toml", "missing.toml")
             + "bogus = 1\n[entra]\nhttp_timeout_secs = 0\n";
-        let err = airlock_shared::config::load_str::<ProxyConfig>(
-            &bad,
-            "t",
-            ENV_PREFIX,
-            &BTreeMap::new(),
-        )
-        .unwrap_err();
-        let all = err.to_string();
+        let all = problems(&bad);
         assert!(all.contains("bogus"), "{all}");
         assert!(all.contains("policy_file"), "{all}");
         assert!(all.contains("http_timeout_secs"), "{all}");
@@ -309,14 +309,7 @@ mod tests {
         let bad = text(dir.path())
             + "[entra]\nmax_retry_wait_secs = 9223372036854775807\n"
             + "[audit]\nmax_file_bytes = 0\ncheckpoint_interval_secs = 9223372036854775807\n";
-        let err = airlock_shared::config::load_str::<ProxyConfig>(
-            &bad,
-            "t",
-            ENV_PREFIX,
-            &BTreeMap::new(),
-        )
-        .unwrap_err();
-        let all = err.to_string();
+        let all = problems(&bad);
         for field in [
             "entra.max_retry_wait_secs",
             "audit.max_file_bytes",

@@ -273,6 +273,10 @@ async fn mint_validation_and_audit_hash() {
             nanos: 0,
         })
     };
+    let with_ttl = |seconds, nanos| pb::MintSessionRequest {
+        ttl: Some(prost_types::Duration { seconds, nanos }),
+        ..mint(&a, "j", "")
+    };
     let bad: Vec<(&str, pb::MintSessionRequest)> = vec![
         (
             "unknown connection",
@@ -316,35 +320,11 @@ async fn mint_validation_and_audit_hash() {
                 ..mint(&a, "j", "")
             },
         ),
-        (
-            "TTL a nanosecond above max",
-            pb::MintSessionRequest {
-                ttl: Some(prost_types::Duration {
-                    seconds: 600,
-                    nanos: 1,
-                }),
-                ..mint(&a, "j", "")
-            },
-        ),
-        (
-            "TTL with negative nanos",
-            pb::MintSessionRequest {
-                ttl: Some(prost_types::Duration {
-                    seconds: 10,
-                    nanos: -1,
-                }),
-                ..mint(&a, "j", "")
-            },
-        ),
+        ("TTL a nanosecond above max", with_ttl(600, 1)),
+        ("TTL with negative nanos", with_ttl(10, -1)),
         (
             "TTL with a whole second in nanos",
-            pb::MintSessionRequest {
-                ttl: Some(prost_types::Duration {
-                    seconds: 10,
-                    nanos: 1_000_000_000,
-                }),
-                ..mint(&a, "j", "")
-            },
+            with_ttl(10, 1_000_000_000),
         ),
         ("bad worker ID", mint(&a, "j", "https://w1")),
     ];
