@@ -100,18 +100,7 @@ impl AdminError {
                     .with_remediation(p.remedy())
                     .with_metadata("field", "credential.certificate.pem")
             }
-            Self::Store(StoreError::NotFound) => AirlockError::bare(ErrorCode::ConnectionNotFound),
-            Self::Store(StoreError::Gate(e)) => e.clone(),
-            Self::Store(e @ (StoreError::Conflict | StoreError::Busy)) => e
-                .transient()
-                .unwrap_or_else(|| AirlockError::bare(ErrorCode::Transient)),
-            Self::Store(e) => {
-                tracing::error!(error = %e, "store failure");
-                AirlockError::new(
-                    ErrorCode::Internal,
-                    "the credential store failed; see the proxy log",
-                )
-            }
+            Self::Store(e) => e.to_airlock(),
         }
     }
 }

@@ -16,9 +16,9 @@ use tonic::{Request, Response, Status};
 
 use crate::admin::convert::timestamp;
 use crate::audit::{AuditLog, names, record};
-use crate::sessions::SessionVerifier;
 use crate::sessions::handle::MAX_HANDLE_BYTES;
 use crate::sessions::verified::VerifiedHandle;
+use crate::sessions::{HandleError, SessionVerifier};
 use crate::tokens::TokenCache;
 
 /// The service. Cheap to clone.
@@ -67,6 +67,21 @@ impl TokenBroker {
         ev
     }
 
+    /// Refuses the handle: one `token.denied` event with the refusal's reason, then the
+    /// refusal.
+    async fn deny(
+        &self,
+        actor: Actor,
+        handle: &str,
+        session: Option<&VerifiedHandle>,
+        e: HandleError,
+    ) -> Status {
+        let err = e.to_airlock();
+        let outcome = record::outcome_of(err.code());
+        let ev = self.event(names::TOKEN_DENIED, actor, outcome, handle, session);
+        self.refuse(ev, err).await
+    }
+
     /// Audits a refusal, then returns it (or AUDIT_UNAVAILABLE if it cannot be audited).
     async fn refuse(&self, mut ev: AuditEvent, err: AirlockError) -> Status {
         ev.reason = Some(err.code().reason().to_owned());
@@ -90,16 +105,7 @@ impl TokenBrokerService for TokenBroker {
         let (session, conn) = match self.verifier.verify(&handle, caller.as_ref(), now).await {
             Ok(v) => v,
             Err((e, session)) => {
-                let ev = self.event(
-                    names::TOKEN_DENIED,
-                    actor,
-                    Outcome::Denied,
-                    &handle,
-                    session.as_deref(),
-                );
-                let mut ev = ev;
-                ev.outcome = record::outcome_of(e.to_airlock().code());
-                return Err(self.refuse(ev, e.to_airlock()).await);
+                return Err(self.deny(actor, &handle, session.as_deref(), e).await);
             }
         };
         let token = match self.tokens.get(session.connection_id).await {
@@ -107,16 +113,8 @@ impl TokenBrokerService for TokenBroker {
             // Deleted after the handle was checked: refused like any handle of a deleted
             // connection (token.denied HANDLE_REVOKED), not reported as an Entra error.
             Err(err) if err.code() == airlock_shared::ErrorCode::ConnectionNotFound => {
-                let e = crate::sessions::HandleError::Revoked;
-                let mut ev = self.event(
-                    names::TOKEN_DENIED,
-                    actor,
-                    Outcome::Denied,
-                    &handle,
-                    Some(&*session),
-                );
-                ev.outcome = record::outcome_of(e.to_airlock().code());
-                return Err(self.refuse(ev, e.to_airlock()).await);
+                let e = HandleError::Revoked;
+                return Err(self.deny(actor, &handle, Some(&*session), e).await);
             }
             Err(err) => {
                 let mut ev = self.event(

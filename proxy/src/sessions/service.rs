@@ -122,12 +122,7 @@ impl SessionBroker {
             Err(StoreError::NotFound) => {
                 return Err(invalid("connection_id", "no such connection"));
             }
-            Err(e) => {
-                return Err(e.transient().unwrap_or_else(|| {
-                    tracing::error!(error = %e, "store failure while checking a connection");
-                    AirlockError::new(ErrorCode::Internal, "the store failed; see the proxy log")
-                }));
-            }
+            Err(e) => return Err(e.to_airlock()),
         }
         let job_ok = |b: u8| b.is_ascii_alphanumeric() || b"._:-".contains(&b);
         if r.job_id.is_empty() || r.job_id.len() > MAX_JOB_ID || !r.job_id.bytes().all(job_ok) {
@@ -208,10 +203,10 @@ impl SessionBroker {
             job_id: m.job_id.clone(),
             expire_time: claims.exp,
         };
-        self.vault.insert_session(row).await.map_err(|e| {
-            e.transient()
-                .unwrap_or_else(|| AirlockError::new(ErrorCode::Internal, e.to_string()))
-        })?;
+        self.vault
+            .insert_session(row)
+            .await
+            .map_err(|e| e.to_airlock())?;
         Ok((claims, handle))
     }
 }
@@ -293,10 +288,7 @@ impl SessionBrokerService for SessionBroker {
             Ok(revoked) => return Ok(Response::new(pb::RevokeSessionResponse { revoked })),
             // Its event was the one that could not be written.
             Err(StoreError::Gate(e)) => return Err(e.to_status()),
-            Err(e) => e.transient().unwrap_or_else(|| {
-                tracing::error!(error = %e, "store failure while revoking a session");
-                AirlockError::new(ErrorCode::Internal, "the store failed; see the proxy log")
-            }),
+            Err(e) => e.to_airlock(),
         };
         // Nothing was revoked; the refusal is audited like every other.
         let mut ev = record::failure(names::SESSION_REVOKED, actor, &err);

@@ -33,6 +33,9 @@ pub enum HandleError {
     /// The store failed while checking.
     #[error("the store failed while checking the handle")]
     Store,
+    /// The store stayed busy past the wait bound while checking (retry).
+    #[error("the credential store is busy; retry shortly")]
+    Busy,
     /// The cmdlet is not on the handle's allow-list.
     #[error("the cmdlet is not on the handle's allow-list")]
     CmdletNotAllowed,
@@ -47,6 +50,7 @@ impl HandleError {
             Self::Revoked => ErrorCode::HandleRevoked,
             Self::WrongWorker | Self::CmdletNotAllowed => ErrorCode::DeniedByPolicy,
             Self::Store => ErrorCode::Internal,
+            Self::Busy => ErrorCode::Transient,
         };
         AirlockError::new(code, self.to_string())
     }
@@ -172,6 +176,7 @@ impl SessionVerifier {
             Ok(record) => Ok((session, record)),
             // Deleting a connection revokes its sessions.
             Err(StoreError::NotFound) => Err(fail(HandleError::Revoked)),
+            Err(StoreError::Busy) => Err(fail(HandleError::Busy)),
             Err(e) => {
                 tracing::error!(error = %e, "store failure while verifying a handle");
                 Err(fail(HandleError::Store))

@@ -122,23 +122,28 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// The catalogue error for failures callers may retry ([`Self::Busy`], [`Self::Conflict`]);
-    /// `None` for the rest.
-    pub fn transient(&self) -> Option<AirlockError> {
+    /// The one mapping to the catalogue: the gate's own error, CONNECTION_NOT_FOUND, TRANSIENT
+    /// (with a remedy) for what a retry can fix, and INTERNAL for the rest. An INTERNAL answer
+    /// carries no store detail (paths, SQLite messages); that detail is logged here.
+    pub fn to_airlock(&self) -> AirlockError {
         match self {
-            Self::Busy => Some(
-                AirlockError::new(ErrorCode::Transient, self.to_string()).with_remediation(
-                    "Retry. If it persists, check that the proxy can write its audit log (other calls fail with AUDIT_UNAVAILABLE)."
-                ),
+            Self::Gate(e) => e.clone(),
+            Self::NotFound => AirlockError::bare(ErrorCode::ConnectionNotFound),
+            Self::Busy => AirlockError::new(ErrorCode::Transient, self.to_string()).with_remediation(
+                "Retry. If it persists, check that the proxy can write its audit log (other calls fail with AUDIT_UNAVAILABLE).",
             ),
-            Self::Conflict => Some(
+            Self::Conflict => AirlockError::new(
+                ErrorCode::Transient,
+                "the connection was changed concurrently",
+            )
+            .with_remediation("Read the connection again and retry the change."),
+            other => {
+                tracing::error!(error = %other, "store failure");
                 AirlockError::new(
-                    ErrorCode::Transient,
-                    "the connection was changed concurrently",
+                    ErrorCode::Internal,
+                    "the credential store failed; see the proxy log",
                 )
-                .with_remediation("Read the connection again and retry the change."),
-            ),
-            _ => None,
+            }
         }
     }
 }

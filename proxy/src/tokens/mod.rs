@@ -11,12 +11,12 @@ pub mod cache;
 pub mod entra;
 pub mod errors;
 
-use airlock_shared::{AirlockError, ErrorCode};
+use airlock_shared::AirlockError;
 
 pub use cache::{CachePolicy, TokenCache};
 pub use entra::{AccessToken, EntraClient};
 
-use crate::store::{StoreError, Vault};
+use crate::store::Vault;
 
 /// Where the cache gets tokens from (Entra ID in production, a counter in tests).
 pub trait TokenSource: Send + Sync + 'static {
@@ -41,14 +41,6 @@ impl EntraSource {
     }
 }
 
-/// Maps a store failure met while fetching a token.
-pub fn store_error(e: &StoreError) -> AirlockError {
-    match e {
-        StoreError::NotFound => AirlockError::bare(ErrorCode::ConnectionNotFound),
-        other => AirlockError::new(ErrorCode::Internal, format!("credential store: {other}")),
-    }
-}
-
 impl TokenSource for EntraSource {
     fn fetch(
         &self,
@@ -61,7 +53,7 @@ impl TokenSource for EntraSource {
                     .vault
                     .open(connection_id)
                     .await
-                    .map_err(|e| store_error(&e))?;
+                    .map_err(|e| e.to_airlock())?;
                 let res = self.client.acquire(&record, credential).await;
                 res.map_err(|e| {
                 let err = e.to_airlock();
